@@ -1,0 +1,31 @@
+# The two commands the README names: `make demo` and `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test test-long lint bench venv
+
+venv:
+	scripts/setup-venv.sh $(VENV)
+
+## Run the simulated city and the collector against it (no hardware, no server needed).
+demo: venv
+	$(BIN)/stadtnetz demo
+
+## Install everything the tests need (apt packages as root or via sudo), lint, run the suite.
+test:
+	scripts/install-test-deps.sh
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+## The long soak variants of the slow tests (fuzzing with millions of cases, big cities).
+test-long:
+	scripts/install-test-deps.sh
+	STADTNETZ_LONG_TESTS=1 $(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+
+## Benchmarks against the peer tools; see README "Benchmarks".
+bench:
+	scripts/install-test-deps.sh
+	$(BIN)/python bench/snmp_poll.py
