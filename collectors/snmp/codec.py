@@ -589,3 +589,13 @@ def encode_request(
     return encode_pdu_message(
         version, community, pdu_type, request_id, non_repeaters, max_repetitions, _tlv(0x30, b"".join(parts))
     )
+
+
+def encode_varbind(name_tlv: bytes, value: Value) -> bytes:
+    """One VarBind TLV from an already encoded name (agents serve the same names over and over)."""
+    return _tlv(0x30, name_tlv + encode_value(value))
+
+
+def encode_sequence(parts: list[bytes]) -> bytes:
+    """A SEQUENCE of already encoded elements, e.g. a VarBindList of :func:`encode_varbind` results."""
+    return _tlv(0x30, b"".join(parts))
