@@ -427,7 +427,7 @@ def test_garbage_wrong_community_and_unknown_addresses_are_counted_and_dropped(c
 def test_ten_thousand_devices_on_one_socket() -> None:
     with ThreadedSimulation(devices=10_000, seed=1) as sim:
         devices = sim.simulation.city.devices
-        sample = random.Random(1).sample(devices, 150) + [devices[-1]]
+        sample = [*random.Random(1).sample(devices, 150), devices[-1]]
 
         async def run() -> list[Value]:
             async with SnmpClient() as client:
