@@ -18,7 +18,16 @@ import pytest
 
 from collectors.snmp.client import SnmpClient, SnmpTimeoutError, Target
 from collectors.snmp.codec import PduType, Version
-from collectors.snmp.types import END_OF_MIB_VIEW, Counter32, Counter64, Oid, Value, VarBind
+from collectors.snmp.types import (
+    END_OF_MIB_VIEW,
+    NO_SUCH_INSTANCE,
+    NO_SUCH_OBJECT,
+    Counter32,
+    Counter64,
+    Oid,
+    Value,
+    VarBind,
+)
 from simulators.behaviour import MASK32
 from simulators.city import (
     INVENTORY_COLUMNS,
@@ -154,29 +163,30 @@ def test_same_seed_same_city_and_inventory_file(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ net-snmp against the simulator
 
 
+def net_snmp(city: ThreadedSimulation, tool: str, version: str, device: str, *oids: Oid) -> list[VarBind]:
+    host = city.endpoint(device).split(":")[0]
+    return netsnmp.run_tool(tool, version, host, city.port, "public", oids)
+
+
 @pytest.mark.parametrize("kind", [KIND_CORE, KIND_DISTRIBUTION, KIND_HOTSPOT, KIND_CHARGER_MODEM])
 def test_net_snmp_walks_return_what_the_simulator_holds(city: ThreadedSimulation, kind: str) -> None:
     device = first_of(city, kind)
     expected = truth(city, device)
-    endpoint = city.endpoint(device)
-    bulk = netsnmp.parse_lines(netsnmp.run("snmpbulkwalk", "2c", "public", endpoint, ".1.3.6.1"))
+    bulk = net_snmp(city, "snmpbulkwalk", "2c", device, (1, 3, 6, 1))
     # walking to the end of the agent's tree ends with one endOfMibView line, as with a real snmpd
     assert bulk[-1][1] is END_OF_MIB_VIEW
     assert bulk[:-1] == expected
-    stepwise = netsnmp.parse_lines(netsnmp.run("snmpwalk", "2c", "public", endpoint, ".1.3.6.1"))
+    stepwise = net_snmp(city, "snmpwalk", "2c", device, (1, 3, 6, 1))
     assert stepwise[:-1] == expected
     # SNMPv1 cannot carry Counter64: the agent skips those objects
-    v1 = netsnmp.parse_lines(netsnmp.run("snmpwalk", "1", "public", endpoint, ".1.3.6.1"))
+    v1 = net_snmp(city, "snmpwalk", "1", device, (1, 3, 6, 1))
     assert v1 == [(oid, value) for oid, value in expected if type(value) is not Counter64]
 
 
 def test_net_snmp_get_distinguishes_missing_instance_from_missing_object(city: ThreadedSimulation) -> None:
-    endpoint = city.endpoint(first_of(city, KIND_HOTSPOT))
-    lines = netsnmp.run(
-        "snmpget", "2c", "public", endpoint, ".1.3.6.1.2.1.1.5.0", ".1.3.6.1.2.1.2.2.1.10.99", ".1.3.6.1.9.9.9"
-    )
-    text = "\n".join(lines)
-    assert "No Such Instance" in text and "No Such Object" in text
+    device = first_of(city, KIND_HOTSPOT)
+    answers = net_snmp(city, "snmpget", "2c", device, SYS_NAME, (*IF_IN_OCTETS, 99), (1, 3, 6, 1, 9, 9, 9))
+    assert [value for _, value in answers] == [device.encode(), NO_SUCH_INSTANCE, NO_SUCH_OBJECT]
 
 
 def test_our_client_reads_the_same_as_net_snmp(city: ThreadedSimulation) -> None:
@@ -437,3 +447,9 @@ def test_ten_thousand_devices_on_one_socket() -> None:
             return [vb[0][1] for vb in answers]
 
         assert asyncio.run(run()) == [d.sys_name.encode() for d in sample]
+
+
+def test_walking_a_scalar_instance_returns_it_like_snmpwalk(city: ThreadedSimulation) -> None:
+    device = first_of(city, KIND_HOTSPOT)
+    assert walk(city, device, SYS_NAME) == [(SYS_NAME, device.encode())]
+    assert walk(city, device, (1, 3, 6, 1, 2, 1, 1, 99)) == []  # nothing there: empty, no error

@@ -30,7 +30,7 @@ from collectors.snmp.codec import (
     encode_request,
 )
 from collectors.snmp.oid import format_oid
-from collectors.snmp.types import END_OF_MIB_VIEW, NO_SUCH_OBJECT, Oid, VarBind
+from collectors.snmp.types import END_OF_MIB_VIEW, NO_SUCH_OBJECT, ExceptionValue, Oid, VarBind
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 MAX_WALK_VARBINDS = 1_000_000
@@ -49,7 +49,8 @@ class SnmpResponseError(SnmpError):
 
     def __init__(self, status: int, index: int, oid: Oid | None) -> None:
         try:
-            name = ErrorStatus(status).name.lower()
+            first, *rest = ErrorStatus(status).name.lower().split("_")
+            name = first + "".join(part.title() for part in rest)  # RFC 3416 spelling: genErr, noSuchName
         except ValueError:
             name = f"error-status {status}"
         where = f" at {format_oid(oid)}" if oid else ""
@@ -278,7 +279,9 @@ class SnmpClient:
         slots = self._device_slots.get(target.address)
         if slots is None:
             slots = self._device_slots[target.address] = asyncio.Semaphore(self._max_in_flight_per_device)
-        async with self._global_slots, slots:
+        # The device's slot first: a request queued behind its own device must not hold a
+        # global slot meanwhile, or a slow device's queue starves every other device.
+        async with slots, self._global_slots:
             self._socket_for(target.family)
             rid = self._request_id()
             packet = encode_request(
@@ -344,11 +347,14 @@ class SnmpClient:
         with :class:`SnmpProtocolError` instead of being followed forever.
         """
         results: dict[Oid, list[VarBind]] = {root: [] for root in roots}
-        cursors: list[tuple[Oid, Oid]] = [(root, root) for root in dict.fromkeys(roots)]  # (root, last oid)
+        # (root, first OID after the subtree, last OID seen): root < oid < upper is "inside the subtree"
+        cursors: list[tuple[Oid, Oid, Oid]] = [
+            (root, (*root[:-1], root[-1] + 1), root) for root in dict.fromkeys(roots) if root
+        ]
         max_repetitions = target.max_repetitions
         total = 0
         while cursors:
-            oids = [last for _, last in cursors]
+            oids = [last for _, _, last in cursors]
             if target.version == Version.V1:
                 status, index, varbinds = await self.request(target, PduType.GET_NEXT, oids)
                 if status == ErrorStatus.NO_SUCH_NAME and 1 <= index <= len(cursors):
@@ -365,32 +371,41 @@ class SnmpClient:
             if not varbinds:
                 raise SnmpProtocolError("the agent answered a walk request with no varbinds")
             width = len(cursors)
-            done = [False] * width
+            still_open: list[tuple[Oid, Oid, Oid]] = []
             progressed = False
-            for position, (oid, value) in enumerate(varbinds):
-                column = position % width
-                if done[column]:
-                    continue
-                root, last = cursors[column]
-                if value is END_OF_MIB_VIEW or oid[: len(root)] != root or len(oid) <= len(root):
-                    done[column] = True
-                    progressed = True
-                    continue
-                if oid <= last:
+            for column, (root, upper, last) in enumerate(cursors):
+                collected = results[root]
+                before = len(collected)
+                finished = False
+                # a response holds rows of one varbind per open subtree: this subtree's are every width-th
+                for oid, value in varbinds[column::width] if width > 1 else varbinds:
+                    if last < oid < upper and value is not END_OF_MIB_VIEW:
+                        collected.append((oid, value))
+                        last = oid
+                        continue
+                    if value is END_OF_MIB_VIEW or oid >= upper:
+                        finished = True
+                        break
                     raise SnmpProtocolError(
                         f"agent loops: {format_oid(oid)} does not follow {format_oid(last)} in a walk"
                     )
-                results[root].append((oid, value))
-                cursors[column] = (root, oid)
-                progressed = True
-                total += 1
+                added = len(collected) - before
+                total += added
+                progressed = progressed or finished or added > 0
+                if not finished:
+                    still_open.append((root, upper, last))
             if total > MAX_WALK_VARBINDS:
                 raise SnmpProtocolError(f"walk exceeded {MAX_WALK_VARBINDS} varbinds")
             if not progressed:
                 raise SnmpProtocolError("the agent's answer made no progress in the walk")
-            cursors = [cursor for cursor, finished in zip(cursors, done, strict=True) if not finished]
+            cursors = still_open
         return results
 
     async def walk_one(self, target: Target, root: Oid) -> list[VarBind]:
-        """Walk one subtree; see :meth:`walk`."""
-        return (await self.walk(target, [root]))[root]
+        """Walk one subtree; see :meth:`walk`. Like ``snmpwalk``, an empty subtree falls back to
+        a GET of ``root`` itself, so walking a scalar instance such as sysName.0 returns it."""
+        walked = (await self.walk(target, [root]))[root]
+        if not walked:
+            answer = await self.get(target, [root])
+            walked = [(oid, value) for oid, value in answer if not isinstance(value, ExceptionValue)]
+        return walked

@@ -1,0 +1,83 @@
+"""A real net-snmp snmpd for tests, started the way ../shared/TESTING.md describes.
+
+Foreground, its own config and persistent directory, no MIB files, bound to a
+127.0.0.0/8 address only, stopped by its PID. Read it with :mod:`tests.support.netsnmp`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+from tests.support.processes import Daemon, free_port
+
+SNMPD_HOST = "127.0.9.1"
+SNMPD_COMMUNITY = "public"
+SNMPD_SYSNAME = "stadtnetz-test"
+SNMPD_SYSLOCATION = "stadtnetz test rack 9"
+SNMPD_SYSCONTACT = "noc@stadtnetz.invalid"
+
+# Numeric OIDs, hex strings, raw timeticks, numeric enums: unambiguous to parse.
+OUTPUT_OPTIONS = ("-On", "-Ox", "-Ot", "-Oe")
+TOOL_ENV = {"MIBS": ""}  # Debian ships no MIB files
+
+
+def _snmpd_ready(host: str, port: int, community: str) -> bool:
+    try:
+        result = subprocess.run(
+            ["snmpget", "-v2c", "-c", community, "-On", "-t", "0.3", "-r", "0", f"{host}:{port}", "1.3.6.1.2.1.1.5.0"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            env={**os.environ, **TOOL_ENV},
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return result.returncode == 0 and SNMPD_SYSNAME in result.stdout
+
+
+def start_snmpd(directory: Path, host: str = SNMPD_HOST, community: str = SNMPD_COMMUNITY) -> tuple[Daemon, int]:
+    """Start snmpd on a free UDP port of ``host``; return the ready daemon and its port.
+
+    A port taken between choosing and binding makes snmpd exit; then another port is tried.
+    """
+    last_error: Exception | None = None
+    for attempt in range(3):
+        port = free_port(host, socket.SOCK_DGRAM)
+        run_dir = directory / f"run{attempt}"
+        run_dir.mkdir(parents=True)
+        conf = run_dir / "snmpd.conf"
+        conf.write_text(
+            f"agentAddress udp:{host}:{port}\n"
+            f"rocommunity {community} 127.0.0.0/8\n"
+            f"sysName {SNMPD_SYSNAME}\n"
+            f"sysLocation {SNMPD_SYSLOCATION}\n"
+            f"sysContact {SNMPD_SYSCONTACT}\n"
+            "dontLogTCPWrappersConnects yes\n"
+        )
+        daemon = Daemon(
+            [
+                "snmpd",
+                "-f",
+                "-Lo",
+                "-C",
+                "-c",
+                str(conf),
+                "-p",
+                str(run_dir / "snmpd.pid"),
+                "-I",
+                "-smux,mteTrigger,mteTriggerConf",
+            ],
+            run_dir / "snmpd.log",
+            env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(run_dir / "persist")},
+        )
+        try:
+            daemon.wait_ready(lambda port=port: _snmpd_ready(host, port, community), 15.0, "snmpd")
+        except (RuntimeError, TimeoutError) as exc:
+            daemon.stop()
+            last_error = exc
+            continue
+        return daemon, port
+    raise RuntimeError(f"snmpd did not start on {host}: {last_error}")
