@@ -12,9 +12,13 @@ Strictness: anything that is not a well-formed SNMP v1/v2c message raises
 element, OIDs are limited to 128 sub-identifiers of at most 32 bits, and
 integers to their SMI ranges. Encoding produces minimal definite-length BER,
 byte-identical to pyasn1's and scapy's encoders with one deliberate exception:
-for the INTEGER values -2**7, -2**15, -2**23 and -2**31 both references emit a
-redundant leading 0xFF octet; this codec emits the minimal form X.690 8.3.2
-requires, as net-snmp does (both references decode it to the same value).
+for some negative INTEGERs the references emit a redundant leading 0xFF octet
+(pyasn1 for -2**7, -2**15, -2**23, -2**31; scapy for every negative value whose
+minimal form starts with 0x80); this codec emits the minimal form X.690 8.3.2
+requires, as net-snmp does, and both references decode it to the same value.
+
+SNMPv1 messages carrying a Counter64 or an exception value are rejected in
+both directions: SMIv1 has neither (RFC 2576 4.1.2.1).
 """
 
 from __future__ import annotations
@@ -45,7 +49,12 @@ from collectors.snmp.types import (
 )
 
 MAX_OID_ARCS: Final = 128
-_OID_CACHE_LIMIT: Final = 200_000
+# 127 sub-identifiers (the first carries two arcs) of at most 5 octets each (2*40 + 2**32-1 < 2**35)
+_MAX_OID_OCTETS: Final = 5 * (MAX_OID_ARCS - 1)
+# Decoded OIDs are cached by their raw octets. Only short ones (real MIB objects are
+# 8-25 octets) and only so many, so hostile datagrams cannot grow the cache past a few MB.
+_OID_CACHE_LIMIT: Final = 50_000
+_OID_CACHE_MAX_OCTETS: Final = 40
 
 
 class SnmpDecodeError(ValueError):
@@ -147,6 +156,8 @@ def _decode_oid(raw: bytes) -> Oid:
         return cached
     if not raw:
         raise SnmpDecodeError("empty OBJECT IDENTIFIER")
+    if len(raw) > _MAX_OID_OCTETS:  # reject before building a tuple of up to len(raw) arcs
+        raise SnmpDecodeError(f"OBJECT IDENTIFIER of {len(raw)} octets: more than {MAX_OID_ARCS} sub-identifiers")
     if raw.isascii():  # every sub-identifier fits in one byte: the common case
         first = raw[0]
         head = (first // 40, first % 40) if first < 80 else (2, first - 80)
@@ -180,9 +191,10 @@ def _decode_oid(raw: bytes) -> Oid:
                 raise SnmpDecodeError("OBJECT IDENTIFIER sub-identifier exceeds 32 bits")
     if len(oid) > MAX_OID_ARCS:
         raise SnmpDecodeError(f"OBJECT IDENTIFIER longer than {MAX_OID_ARCS} sub-identifiers")
-    if len(_oid_cache) >= _OID_CACHE_LIMIT:
-        _oid_cache.clear()
-    _oid_cache[raw] = oid
+    if len(raw) <= _OID_CACHE_MAX_OCTETS:
+        if len(_oid_cache) >= _OID_CACHE_LIMIT:
+            _oid_cache.clear()
+        _oid_cache[raw] = oid
     return oid
 
 
@@ -235,12 +247,18 @@ def _unsigned(raw: bytes, maximum: int, what: str) -> int:
     return value
 
 
+def _bad_length(name: str, length: int) -> SnmpDecodeError:
+    return SnmpDecodeError(f"empty {name}" if not length else f"{name} of {length} octets")
+
+
 def _decode_varbinds(data: bytes, pos: int, end: int) -> list[VarBind]:
     """The VarBindList whose contents span data[pos:end]."""
     varbinds: list[VarBind] = []
     append = varbinds.append
     oid_cache_get = _oid_cache.get
     while pos < end:
+        if pos + 2 > end:
+            raise SnmpDecodeError("truncated VarBind")
         if data[pos] != 0x30:
             raise SnmpDecodeError(f"VarBind: expected SEQUENCE, got tag 0x{data[pos]:02x}")
         length = data[pos + 1]
@@ -250,6 +268,8 @@ def _decode_varbinds(data: bytes, pos: int, end: int) -> list[VarBind]:
         vb_end = pos + length
         if vb_end > end:
             raise SnmpDecodeError("VarBind runs past the VarBindList")
+        if pos + 2 > vb_end:
+            raise SnmpDecodeError("VarBind without a name")
         if data[pos] != 0x06:
             raise SnmpDecodeError(f"VarBind name: expected OBJECT IDENTIFIER, got tag 0x{data[pos]:02x}")
         length = data[pos + 1]
@@ -274,14 +294,19 @@ def _decode_varbinds(data: bytes, pos: int, end: int) -> list[VarBind]:
         if pos + length != vb_end:
             raise SnmpDecodeError("VarBind value length does not match the VarBind")
         value: Value
+        # Unsigned types: lenient like net-snmp, a 4-octet Counter32 with its top bit set reads as unsigned.
         if tag == 0x46:
-            if length > 9:
-                raise SnmpDecodeError(f"Counter64 of {length} octets")
-            value = Counter64(_unsigned(data[pos:vb_end], UNSIGNED64_MAX, "Counter64"))
+            if not 0 < length <= 9:
+                raise _bad_length("Counter64", length)
+            value = Counter64.from_bytes(data[pos:vb_end], "big")
+            if value > UNSIGNED64_MAX:
+                raise SnmpDecodeError(f"Counter64 {int(value)} out of range")
         elif tag == 0x41:
-            if length > 5:
-                raise SnmpDecodeError(f"Counter32 of {length} octets")
-            value = Counter32(_unsigned(data[pos:vb_end], UNSIGNED32_MAX, "Counter32"))
+            if not 0 < length <= 5:
+                raise _bad_length("Counter32", length)
+            value = Counter32.from_bytes(data[pos:vb_end], "big")
+            if value > UNSIGNED32_MAX:
+                raise SnmpDecodeError(f"Counter32 {int(value)} out of range")
         elif tag == 0x02:
             if length == 0 or length > 5:
                 raise SnmpDecodeError(f"INTEGER of {length} octets")
@@ -290,14 +315,12 @@ def _decode_varbinds(data: bytes, pos: int, end: int) -> list[VarBind]:
                 raise SnmpDecodeError(f"INTEGER {value} outside Integer32")
         elif tag == 0x04:
             value = data[pos:vb_end]
-        elif tag == 0x42:
-            if length > 5:
-                raise SnmpDecodeError(f"Gauge32 of {length} octets")
-            value = Gauge32(_unsigned(data[pos:vb_end], UNSIGNED32_MAX, "Gauge32"))
-        elif tag == 0x43:
-            if length > 5:
-                raise SnmpDecodeError(f"TimeTicks of {length} octets")
-            value = TimeTicks(_unsigned(data[pos:vb_end], UNSIGNED32_MAX, "TimeTicks"))
+        elif tag == 0x42 or tag == 0x43:
+            if not 0 < length <= 5:
+                raise _bad_length("Gauge32" if tag == 0x42 else "TimeTicks", length)
+            value = (Gauge32 if tag == 0x42 else TimeTicks).from_bytes(data[pos:vb_end], "big")
+            if value > UNSIGNED32_MAX:
+                raise SnmpDecodeError(f"{'Gauge32' if tag == 0x42 else 'TimeTicks'} {int(value)} out of range")
         elif tag == 0x06:
             value = _decode_oid(data[pos:vb_end])
         elif tag == 0x05:
@@ -381,7 +404,16 @@ def _decode(data: bytes) -> Message:
         if vend != pend:
             raise SnmpDecodeError("octets after the VarBindList")
         pdu = Pdu(tag, request_id, error_status, error_index, _decode_varbinds(data, vstart, vend))
+    if version == Version.V1:
+        _check_v1_values(pdu.varbinds, SnmpDecodeError)
     return Message(version, community, pdu)
+
+
+def _check_v1_values(varbinds: list[VarBind], error: type[ValueError]) -> None:
+    for oid, value in varbinds:
+        kind = type(value)
+        if kind is Counter64 or kind is ExceptionValue:
+            raise error(f"SNMPv1 cannot carry {value!r} (at {'.'.join(map(str, oid))})")
 
 
 def decode_message(data: bytes) -> Message:
@@ -418,8 +450,18 @@ def _tlv(tag: int, content: bytes) -> bytes:
     return bytes((tag,)) + _length(n) + content
 
 
+_INT_ONLY: Final = {int}
+
+
 def encode_oid(oid: Oid) -> bytes:
-    """The complete OBJECT IDENTIFIER TLV for ``oid`` (cached)."""
+    """The complete OBJECT IDENTIFIER TLV for ``oid`` (cached).
+
+    Arcs must be plain ``int``: ``(1, 3, 6, True)`` equals ``(1, 3, 6, 1)`` in Python,
+    so the type is checked on every call, not only when the cache misses.
+    """
+    if type(oid) is not tuple or not set(map(type, oid)) <= _INT_ONLY:
+        bad = oid if type(oid) is not tuple else next((a for a in oid if type(a) is not int), oid)
+        raise SnmpEncodeError(f"invalid OBJECT IDENTIFIER arc {bad!r} in {oid!r}: arcs are plain ints in a tuple")
     cached = _oid_bytes_cache.get(oid)
     if cached is not None:
         return cached
@@ -428,7 +470,7 @@ def encode_oid(oid: Oid) -> bytes:
     if len(oid) > MAX_OID_ARCS:
         raise SnmpEncodeError(f"OBJECT IDENTIFIER longer than {MAX_OID_ARCS} arcs")
     for arc in oid:
-        if not isinstance(arc, int) or isinstance(arc, bool) or not 0 <= arc <= UNSIGNED32_MAX:
+        if not 0 <= arc <= UNSIGNED32_MAX:
             raise SnmpEncodeError(f"invalid OBJECT IDENTIFIER arc {arc!r} in {oid!r}")
     first, second = oid[0], oid[1]
     if first > 2 or (first < 2 and second >= 40):
@@ -460,6 +502,8 @@ def _unsigned_bytes(value: int) -> bytes:
 
 
 def encode_integer(value: int) -> bytes:
+    if type(value) is not int and not (isinstance(value, int) and not isinstance(value, bool)):
+        raise SnmpEncodeError(f"INTEGER must be an int, got {type(value).__name__}")
     if not INTEGER32_MIN <= value <= INTEGER32_MAX:
         raise SnmpEncodeError(f"INTEGER {value} outside Integer32")
     return _tlv(0x02, _signed(value))
@@ -514,8 +558,10 @@ def encode_varbinds(varbinds: list[VarBind]) -> bytes:
 
 
 def _wrap(version: int, community: bytes, pdu_tlv: bytes) -> bytes:
-    if version not in (0, 1):
-        raise SnmpEncodeError(f"unsupported SNMP version field {version}")
+    if version not in (0, 1) or isinstance(version, bool):
+        raise SnmpEncodeError(f"unsupported SNMP version field {version!r}")
+    if not isinstance(community, bytes):
+        raise SnmpEncodeError(f"community must be bytes, got {type(community).__name__}")
     return _tlv(0x30, bytes((0x02, 0x01, version)) + _tlv(0x04, community) + pdu_tlv)
 
 
@@ -541,6 +587,7 @@ def encode_message(message: Message) -> bytes:
             raise SnmpEncodeError("the v1 Trap-PDU exists only in SNMPv1")
         if len(pdu.agent_addr) != 4:
             raise SnmpEncodeError("agent-addr must be 4 octets")
+        _check_v1_values(pdu.varbinds, SnmpEncodeError)
         body = (
             encode_oid(pdu.enterprise)
             + _tlv(0x40, bytes(pdu.agent_addr))
@@ -549,7 +596,7 @@ def encode_message(message: Message) -> bytes:
             + _encode_unsigned(0x43, pdu.time_stamp, UNSIGNED32_MAX, "time-stamp")
             + encode_varbinds(pdu.varbinds)
         )
-        return _wrap(message.version, bytes(message.community), _tlv(PduType.TRAP_V1, body))
+        return _wrap(message.version, message.community, _tlv(PduType.TRAP_V1, body))
     if pdu.type not in _PDU_TAGS or pdu.type == PduType.TRAP_V1:
         raise SnmpEncodeError(f"unknown PDU type {pdu.type!r}")
     if message.version == Version.V1 and pdu.type in (
@@ -561,9 +608,11 @@ def encode_message(message: Message) -> bytes:
         raise SnmpEncodeError(f"PDU type {PduType(pdu.type).name} is not valid in SNMPv1")
     if pdu.error_status < 0 or pdu.error_index < 0:
         raise SnmpEncodeError("error-status, error-index and GetBulk fields must not be negative")
+    if message.version == Version.V1:
+        _check_v1_values(pdu.varbinds, SnmpEncodeError)
     return encode_pdu_message(
         message.version,
-        bytes(message.community),
+        message.community,
         pdu.type,
         pdu.request_id,
         pdu.error_status,
