@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 venv:
 	scripts/setup-venv.sh $(VENV)
 
-## Run the simulated city and the collector against it (no hardware, no server needed).
+## Serve the simulated city (no hardware, no server needed) until Ctrl-C.
 demo: venv
-	$(BIN)/stadtnetz demo
+	$(BIN)/stadtnetz simulate --devices 650 --write-inventory var/inventory.csv
 
 ## Install everything the tests need (apt packages as root or via sudo), lint, run the suite.
 test:
