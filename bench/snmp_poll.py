@@ -51,7 +51,6 @@ import json
 import os
 import re
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,12 +68,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from collectors.snmp.client import SnmpClient, SnmpError, Target  # noqa: E402
-from tests.support.processes import (  # noqa: E402
-    CLOCK_TICKS,
-    Daemon,
-    free_port,
-    udp_port_bound,
-)
+from tests.support.processes import CLOCK_TICKS, Daemon, free_port  # noqa: E402
+from tests.support.real_snmpd import start_snmpd  # noqa: E402
 
 SYS_UPTIME_0 = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 INTERFACES = (1, 3, 6, 1, 2, 1, 2)
@@ -233,31 +228,7 @@ class SnmpdSource(DeviceSource):
     def start(self) -> list[Device]:
         if not Path(SNMPD).exists():
             raise SystemExit(f"{SNMPD} is missing: apt-get install -y --no-install-recommends snmpd")
-        port = free_port(self.hosts[0], kind=socket.SOCK_DGRAM)
-        conf = self.workdir / "snmpd.conf"
-        lines = [f"agentAddress udp:{host}:{port}" for host in self.hosts]
-        lines.append("rocommunity public 127.0.0.0/8")
-        conf.write_text("\n".join(lines) + "\n")
-        state = self.workdir / "snmpd-state"
-        state.mkdir(exist_ok=True)
-        argv = [
-            SNMPD,
-            "-f",
-            "-Lo",
-            "-C",
-            "-c",
-            str(conf),
-            "-p",
-            str(self.workdir / "snmpd.pid"),
-            "-I",
-            "-smux,mteTrigger,mteTriggerConf",
-        ]
-        self.daemon = Daemon(argv, self.workdir / "snmpd.log", env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(state)})
-        self.daemon.wait_ready(
-            lambda: all(udp_port_bound(host, port) for host in self.hosts),
-            15.0,
-            f"snmpd on {len(self.hosts)} addresses",
-        )
+        self.daemon, port = start_snmpd(self.workdir / "snmpd", self.hosts[0], "public", self.hosts[1:])
         return [Device(f"snmpd-{i + 1}", self.hosts[i % len(self.hosts)], port) for i in range(self.devices)]
 
 

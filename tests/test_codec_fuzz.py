@@ -116,44 +116,6 @@ def typed(message: Message) -> tuple[Any, ...]:
 _UNSIGNED_TAGS = frozenset({0x41, 0x42, 0x43, 0x46})  # Counter32, Gauge32, TimeTicks, Counter64
 
 
-def canonical_ber(data: bytes) -> bytes:
-    """The canonical re-encoding of an accepted SNMP message, computed independently of the
-    codec: minimal definite lengths, minimal two's-complement INTEGERs, and minimal unsigned
-    application integers (content read as unsigned, a 0x00 prepended when the top bit is set).
-    Only called on inputs the decoder accepted, so the structure is known to be well formed."""
-
-    def length(n: int) -> bytes:
-        if n < 0x80:
-            return bytes((n,))
-        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        return bytes((0x80 | len(raw),)) + raw
-
-    def walk(start: int, end: int) -> bytes:
-        out = bytearray()
-        pos = start
-        while pos < end:
-            tag, n = data[pos], data[pos + 1]
-            pos += 2
-            if n & 0x80:
-                count = n & 0x7F
-                n = int.from_bytes(data[pos : pos + count], "big")
-                pos += count
-            content = data[pos : pos + n]
-            if tag & 0x20:
-                content = walk(pos, pos + n)
-            elif tag == 0x02:
-                v = int.from_bytes(content, "big", signed=True)
-                content = v.to_bytes((v if v >= 0 else ~v).bit_length() // 8 + 1, "big", signed=True)
-            elif tag in _UNSIGNED_TAGS:
-                v = int.from_bytes(content, "big")
-                content = v.to_bytes(v.bit_length() // 8 + 1, "big")
-            pos += n
-            out += bytes((tag,)) + length(len(content)) + content
-        return bytes(out)
-
-    return walk(0, len(data))
-
-
 @dataclass
 class FuzzStats:
     name: str
@@ -371,6 +333,42 @@ def parse_tree(data: bytes) -> list[Tlv]:
     return walk(0, len(data))
 
 
+def minimal_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(raw),)) + raw
+
+
+def serialise(nodes: list[Tlv], length: Callable[[int], bytes] = minimal_length) -> bytes:
+    out = bytearray()
+    for node in nodes:
+        content = node.content if node.children is None else serialise(node.children, length)
+        out += bytes((node.tag,)) + length(len(content)) + content
+    return bytes(out)
+
+
+def canonical_ber(data: bytes) -> bytes:
+    """The canonical re-encoding of an accepted SNMP message, computed independently of the
+    codec: minimal definite lengths, minimal two's-complement INTEGERs, and minimal unsigned
+    application integers (content read as unsigned, a 0x00 prepended when the top bit is set).
+    Only called on inputs the decoder accepted, so the structure is known to be well formed."""
+
+    def canonical(node: Tlv) -> Tlv:
+        if node.children is not None:
+            return Tlv(node.tag, children=[canonical(child) for child in node.children])
+        content = node.content
+        if node.tag == 0x02:
+            v = int.from_bytes(content, "big", signed=True)
+            content = v.to_bytes((v if v >= 0 else ~v).bit_length() // 8 + 1, "big", signed=True)
+        elif node.tag in _UNSIGNED_TAGS:
+            v = int.from_bytes(content, "big")
+            content = v.to_bytes(v.bit_length() // 8 + 1, "big")
+        return Tlv(node.tag, content)
+
+    return serialise([canonical(node) for node in parse_tree(data)])
+
+
 class Mutator:
     """Seeded mutations of valid encoded messages."""
 
@@ -406,11 +404,7 @@ class Mutator:
         return bytes((0x80 | len(raw),)) + raw
 
     def serialise(self, nodes: list[Tlv]) -> bytes:
-        out = bytearray()
-        for node in nodes:
-            content = node.content if node.children is None else self.serialise(node.children)
-            out += bytes((node.tag,)) + self.length(len(content)) + content
-        return bytes(out)
+        return serialise(nodes, self.length)
 
     # ---- structure-aware mutations that keep every length consistent
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
-from tests.support.processes import Daemon, free_port
+from tests.support.processes import Daemon, free_port, udp_port_bound
 
 SNMPD_HOST = "127.0.9.1"
 SNMPD_COMMUNITY = "public"
@@ -38,11 +39,20 @@ def _snmpd_ready(host: str, port: int, community: str) -> bool:
     return result.returncode == 0 and SNMPD_SYSNAME in result.stdout
 
 
-def start_snmpd(directory: Path, host: str = SNMPD_HOST, community: str = SNMPD_COMMUNITY) -> tuple[Daemon, int]:
-    """Start snmpd on a free UDP port of ``host``; return the ready daemon and its port.
+def start_snmpd(
+    directory: Path,
+    host: str = SNMPD_HOST,
+    community: str = SNMPD_COMMUNITY,
+    extra_hosts: Sequence[str] = (),
+) -> tuple[Daemon, int]:
+    """Start snmpd on a free UDP port of ``host`` (and the same port of ``extra_hosts``);
+    return the ready daemon and its port. One snmpd binds at most ~127 addresses.
 
     A port taken between choosing and binding makes snmpd exit; then another port is tried.
     """
+    hosts = [host, *extra_hosts]
+    if len(hosts) > 120:
+        raise ValueError("one snmpd binds at most ~127 addresses; start several for more")
     last_error: Exception | None = None
     for attempt in range(3):
         port = free_port(host, socket.SOCK_DGRAM)
@@ -50,8 +60,7 @@ def start_snmpd(directory: Path, host: str = SNMPD_HOST, community: str = SNMPD_
         run_dir.mkdir(parents=True)
         conf = run_dir / "snmpd.conf"
         conf.write_text(
-            f"agentAddress udp:{host}:{port}\n"
-            f"rocommunity {community} 127.0.0.0/8\n"
+            "".join(f"agentAddress udp:{h}:{port}\n" for h in hosts) + f"rocommunity {community} 127.0.0.0/8\n"
             f"sysName {SNMPD_SYSNAME}\n"
             f"sysLocation {SNMPD_SYSLOCATION}\n"
             f"sysContact {SNMPD_SYSCONTACT}\n"
@@ -73,8 +82,12 @@ def start_snmpd(directory: Path, host: str = SNMPD_HOST, community: str = SNMPD_
             run_dir / "snmpd.log",
             env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(run_dir / "persist")},
         )
+
+        def ready(port: int = port) -> bool:
+            return all(udp_port_bound(h, port) for h in hosts) and _snmpd_ready(host, port, community)
+
         try:
-            daemon.wait_ready(lambda port=port: _snmpd_ready(host, port, community), 15.0, "snmpd")
+            daemon.wait_ready(ready, 15.0, f"snmpd on {len(hosts)} address(es)")
         except (RuntimeError, TimeoutError) as exc:
             daemon.stop()
             last_error = exc
