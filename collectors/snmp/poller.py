@@ -1,0 +1,104 @@
+"""Polling one device over SNMP: ask what its profiles need, hand the readings to the state.
+
+Owns one device poll: choosing the device's profiles (named in its
+configuration, or selected by kind and sysObjectID), one GET of the scalars
+and one multi-subtree walk of the table columns within the device's
+deadline, turning the answers into readings, and recording success or the
+reason for failure. Counts what it does in the process's own metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from collectors.snmp.client import SnmpClient, SnmpError, SnmpTimeoutError, Target
+from collectors.snmp.profiles import SYS_OBJECT_ID, SYS_UPTIME, PollPlan, ProfileLibrary
+from collectors.snmp.types import TimeTicks
+from stadtnetz.clock import Clock
+from stadtnetz.model import Device, Inventory, PollStatus
+from stadtnetz.state import State
+
+DEADLINE_SHARE = 0.9  # of the poll interval: a poll never runs into the next one
+
+
+class SnmpPoller:
+    """Polls devices of an inventory; one call of :meth:`poll` per device and interval."""
+
+    def __init__(
+        self,
+        client: SnmpClient,
+        library: ProfileLibrary,
+        state: State,
+        inventory: Inventory,
+        clock: Clock,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.client = client
+        self.library = library
+        self.state = state
+        self.clock = clock
+        settings = inventory.settings
+        self.targets: dict[str, Target] = {}
+        for device in inventory.devices:
+            credentials = inventory.credentials.get(device.credentials or "")
+            self.targets[device.id] = Target(
+                device.host,
+                device.port,
+                community=credentials.community.reveal().encode() if credentials else b"public",
+                version=credentials.version if credentials else 1,
+                timeout=device.timeout,
+                retries=device.retries,
+                max_repetitions=settings.max_repetitions,
+            )
+        registry = registry if registry is not None else CollectorRegistry()
+        self.durations = Histogram(
+            "stadtnetz_poll_duration_seconds",
+            "Duration of device polls.",
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.results = Counter(
+            "stadtnetz_polls", "Device polls by result (ok, timeout, error).", ["result"], registry=registry
+        )
+
+    def plan_for(self, device: Device) -> PollPlan:
+        known = self.state[device.id].sys_object_id
+        return self.library.plan(self.library.select(device.profiles, device.kind, known))
+
+    async def poll(self, device: Device) -> PollStatus:
+        """Poll ``device`` once and record the outcome in the state."""
+        target = self.targets[device.id]
+        plan = self.plan_for(device)
+        started = self.clock.monotonic()
+        try:
+            async with asyncio.timeout(device.interval * DEADLINE_SHARE):
+                scalars = await self.client.get(target, plan.scalar_oids)
+                walked = await self.client.walk(target, plan.walk_roots) if plan.walk_roots else {}
+        except (SnmpTimeoutError, TimeoutError) as exc:
+            return self._failed(device, PollStatus.TIMEOUT, str(exc) or "poll deadline exceeded", started)
+        except SnmpError as exc:
+            return self._failed(device, PollStatus.ERROR, str(exc), started)
+        values = dict(scalars)
+        uptime = values.get(SYS_UPTIME)
+        sys_object_id = values.get(SYS_OBJECT_ID)
+        readings = plan.evaluate(scalars, walked)
+        duration = self.clock.monotonic() - started
+        self.state.record_poll(
+            device.id,
+            readings,
+            int(uptime) if type(uptime) is TimeTicks else None,
+            sys_object_id if isinstance(sys_object_id, tuple) else None,
+            duration,
+        )
+        self.durations.observe(duration)
+        self.results.labels("ok").inc()
+        return PollStatus.OK
+
+    def _failed(self, device: Device, status: PollStatus, error: str, started: float) -> PollStatus:
+        duration = self.clock.monotonic() - started
+        self.state.record_failure(device.id, status, error, duration)
+        self.durations.observe(duration)
+        self.results.labels(status.value).inc()
+        return status

@@ -1,0 +1,43 @@
+"""The demo: a simulated city and the service polling it, in one process, no configuration needed.
+
+Owns turning a running simulation into the inventory the service polls
+(what a configuration file would otherwise say) and running both together.
+"""
+
+from __future__ import annotations
+
+from simulators.city import City
+from stadtnetz.model import Device, Inventory, Settings, SnmpCredentials
+from stadtnetz.secrets import Secret
+
+DEMO_CREDENTIALS = "simulated-city"
+
+
+def inventory_for_city(city: City, community: bytes, interval: float = 15.0, listen_port: int = 9873) -> Inventory:
+    """The inventory of a simulated city: every device, polled every ``interval`` seconds."""
+    settings = Settings(interval=interval, timeout=1.0, retries=1, concurrency=256, listen_port=listen_port)
+    devices = [
+        Device(
+            id=spec.id,
+            kind=spec.kind,
+            host=spec.address,
+            port=spec.port,
+            site=spec.site,
+            district=spec.district,
+            lat=spec.lat,
+            lon=spec.lon,
+            upstream=spec.upstream,
+            tags=spec.tags,
+            credentials=DEMO_CREDENTIALS,
+            interval=interval,
+            timeout=settings.timeout,
+            retries=settings.retries,
+            model=spec.model.name,
+        )
+        for spec in city.devices
+    ]
+    credentials = {DEMO_CREDENTIALS: SnmpCredentials(DEMO_CREDENTIALS, 1, Secret(community.decode(), "demo"))}
+    groups: dict[str, list[str]] = {}
+    for device in devices:
+        groups.setdefault(device.kind, []).append(device.id)
+    return Inventory(settings, credentials, devices, {k: tuple(v) for k, v in groups.items()})

@@ -1,0 +1,130 @@
+"""The shared vocabulary: devices, credentials, settings, and the status of a device's polling.
+
+Owns the plain data types every room of the house uses. Configuration
+produces them, collectors and the scheduler consume them, exporters label
+their output with them. No behaviour beyond small derived properties.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from stadtnetz.secrets import Secret
+
+DEFAULT_SNMP_PORT = 161
+
+
+class PollStatus(enum.Enum):
+    """How the last SNMP poll of a device went."""
+
+    UNKNOWN = "unknown"  # not polled yet
+    OK = "ok"
+    TIMEOUT = "timeout"  # the device did not answer
+    ERROR = "error"  # it answered, but with an error (or something we could not use)
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpCredentials:
+    """A named SNMP credential set; devices refer to it by name. v1/v2c for now."""
+
+    name: str
+    version: int  # 0 = v1, 1 = v2c (the wire values)
+    community: Secret
+
+    def __repr__(self) -> str:
+        return f"SnmpCredentials(name={self.name!r}, version={self.version}, community=***)"
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One device of the inventory, after groups and defaults have been applied."""
+
+    id: str
+    kind: str
+    host: str  # an IP address literal
+    port: int = DEFAULT_SNMP_PORT
+    site: str = ""
+    district: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    upstream: str | None = None
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    profiles: tuple[str, ...] = ()
+    credentials: str | None = None  # name of an SnmpCredentials set
+    interval: float = 60.0  # seconds between polls
+    timeout: float = 2.0  # seconds per SNMP request attempt
+    retries: int = 1
+    model: str = ""
+
+    @property
+    def endpoint(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Global settings of the service."""
+
+    interval: float = 60.0
+    timeout: float = 2.0
+    retries: int = 1
+    concurrency: int = 256  # devices polled at the same time, at most
+    max_in_flight_per_device: int = 1
+    max_repetitions: int = 25
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9873
+    profile_dirs: tuple[str, ...] = ()  # extra directories of profile YAML files
+
+
+@dataclass(slots=True)
+class Inventory:
+    """Everything the service needs to know about the city network to poll it."""
+
+    settings: Settings = field(default_factory=Settings)
+    credentials: dict[str, SnmpCredentials] = field(default_factory=dict)
+    devices: list[Device] = field(default_factory=list)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group name -> device ids
+
+    def by_id(self) -> dict[str, Device]:
+        return {device.id: device for device in self.devices}
+
+
+class MetricKind(enum.Enum):
+    GAUGE = "gauge"
+    COUNTER = "counter"  # monotonic; exported with a _total suffix
+    INFO = "info"  # value 1, the information is in the labels
+    ENUM = "enum"  # value 1, the current state is the "state" label
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    """One metric family as exported: ``name`` is the full name without a ``_total`` suffix."""
+
+    name: str
+    kind: MetricKind
+    help: str
+    unit: str = ""
+
+    @property
+    def exported_name(self) -> str:
+        return f"{self.name}_total" if self.kind is MetricKind.COUNTER else self.name
+
+
+@dataclass(slots=True)
+class Reading:
+    """One observed value of one series of a device, as a collector hands it to the state.
+
+    ``labels`` is the series' own label set rendered as a fragment with a leading
+    comma (``,interface="eth0"``), or empty; the device's labels are added by the state.
+    """
+
+    metric: MetricDef
+    labels: str
+    value: float
+    bits: int = 0  # counters: 32 or 64 (the width at which the device's counter wraps)
+    speed: float = 0.0  # counters of bytes: the interface's speed in bytes per second (0: unknown)
+    utilisation: MetricDef | None = None  # derive this ratio gauge from the counter's rate / speed
+    direction: str = ""  # the utilisation series' direction label

@@ -1,0 +1,124 @@
+"""When each device is polled, and how many at once; which devices this process owns.
+
+Owns the rhythm: every device is polled every ``interval`` seconds at a
+stable phase (a hash of its id, so ten thousand devices spread over the
+interval instead of bursting at its start and a restart keeps each device's
+second of the minute). At most ``concurrency`` polls run at once; a device
+whose previous poll is still running when it is due again is skipped and
+counted as an overrun, never queued, so one dead device cannot pile up work
+or delay the others. Sharding (``--shard i/n``) assigns each device to exactly
+one of n processes by rendezvous hashing on its id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import heapq
+from collections.abc import Awaitable, Callable, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from stadtnetz.clock import Clock
+from stadtnetz.model import Device
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def phase_offset(device_id: str, interval: float) -> float:
+    """Seconds into each interval at which the device is polled."""
+    return (_hash64(f"phase:{device_id}") % 1_000_000) / 1_000_000 * interval
+
+
+def shard_of(device_id: str, shards: int) -> int:
+    """The shard (0-based) that owns a device: rendezvous hashing, stable when shards come and go."""
+    return max(range(shards), key=lambda shard: _hash64(f"{shard}:{device_id}"))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (1, 4): 0-based index and count; raises ValueError with what is allowed."""
+    index_text, slash, count_text = text.partition("/")
+    if not slash or not index_text.isdigit() or not count_text.isdigit():
+        raise ValueError(f"shard must look like i/n, e.g. 2/4, not {text!r}")
+    index, count = int(index_text), int(count_text)
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {text}: i must be between 1 and n")
+    return index - 1, count
+
+
+def shard_devices(devices: Sequence[Device], index: int, count: int) -> list[Device]:
+    return [d for d in devices if shard_of(d.id, count) == index]
+
+
+class Scheduler:
+    """Runs ``poll(device)`` for every device, every interval, until stopped."""
+
+    def __init__(
+        self,
+        devices: Sequence[Device],
+        poll: Callable[[Device], Awaitable[object]],
+        concurrency: int,
+        clock: Clock,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.devices = list(devices)
+        self.poll = poll
+        self.clock = clock
+        self.slots = asyncio.Semaphore(concurrency)
+        self._running: dict[str, asyncio.Task[None]] = {}
+        registry = registry if registry is not None else CollectorRegistry()
+        self.lag = Histogram(
+            "stadtnetz_scheduler_lag_seconds",
+            "How late polls start after they are due.",
+            registry=registry,
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60),
+        )
+        self.overruns = Counter(
+            "stadtnetz_scheduler_overruns",
+            "Polls skipped because the device's previous poll was still running.",
+            registry=registry,
+        )
+        self.started = Counter("stadtnetz_scheduler_polls_started", "Polls started.", registry=registry)
+        in_flight = Gauge("stadtnetz_scheduler_polls_in_flight", "Polls running now.", registry=registry)
+        in_flight.set_function(lambda: len(self._running))
+        devices_gauge = Gauge("stadtnetz_scheduler_devices", "Devices this process polls.", registry=registry)
+        devices_gauge.set(len(self.devices))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        loop_now, wall_now = loop.time(), self.clock.time()
+        heap: list[tuple[float, int]] = []
+        for position, device in enumerate(self.devices):
+            offset = phase_offset(device.id, device.interval)
+            first = wall_now + ((offset - wall_now) % device.interval)
+            heap.append((loop_now + (first - wall_now), position))
+        heapq.heapify(heap)
+        try:
+            while heap and not stop.is_set():
+                due, position = heap[0]
+                delay = due - loop.time()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                    continue
+                device = self.devices[position]
+                heapq.heapreplace(heap, (due + device.interval, position))
+                if device.id in self._running:
+                    self.overruns.inc()
+                    continue
+                task = loop.create_task(self._poll_one(device, due, loop))
+                self._running[device.id] = task
+                task.add_done_callback(lambda _task, device_id=device.id: self._running.pop(device_id, None))
+        finally:
+            for task in list(self._running.values()):
+                task.cancel()
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _poll_one(self, device: Device, due: float, loop: asyncio.AbstractEventLoop) -> None:
+        async with self.slots:
+            self.lag.observe(max(0.0, loop.time() - due))
+            self.started.inc()
+            await self.poll(device)

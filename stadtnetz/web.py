@@ -1,0 +1,86 @@
+"""HTTP: ``/metrics`` for Prometheus, ``/healthz`` for probes, ``/`` for people, ``/api/devices`` as JSON.
+
+Owns the web server (aiohttp) and what each path answers; the content comes
+from the exporters and the state. Binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from exporters.prometheus import CONTENT_TYPE, render
+from stadtnetz import __version__
+from stadtnetz.model import PollStatus
+from stadtnetz.state import State
+
+
+def build_app(
+    state: State, registries: Iterable[CollectorRegistry], health: Callable[[], tuple[bool, str]]
+) -> web.Application:
+    registries = list(registries)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = render(state, registries)
+        response = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+        if "gzip" in request.headers.get("Accept-Encoding", "") and len(body) > 4096:
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
+
+    async def healthz(request: web.Request) -> web.Response:
+        healthy, detail = health()
+        counts = state.status_counts()
+        payload = {
+            "status": "ok" if healthy else "unhealthy",
+            "detail": detail,
+            "devices": len(state.devices),
+            "polls": {status.value: counts[status] for status in PollStatus},
+            "version": __version__,
+        }
+        return web.json_response(payload, status=200 if healthy else 503)
+
+    async def devices(request: web.Request) -> web.Response:
+        rows = [
+            {
+                "id": s.device.id,
+                "kind": s.device.kind,
+                "site": s.device.site,
+                "district": s.device.district,
+                "address": s.device.endpoint,
+                "upstream": s.device.upstream,
+                "snmp_status": s.status.value,
+                "error": s.error,
+                "last_seen": s.last_seen or None,
+                "series": len(s.keys),
+            }
+            for s in state.devices.values()
+        ]
+        return web.Response(text=json.dumps(rows, ensure_ascii=False), content_type="application/json")
+
+    async def index(request: web.Request) -> web.Response:
+        counts = state.status_counts()
+        summary = ", ".join(f"{counts[s]} {s.value}" for s in PollStatus if counts[s])
+        page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>stadtnetz</title></head>
+<body>
+<h1>stadtnetz {html.escape(__version__)}</h1>
+<p>{len(state.devices)} devices: {html.escape(summary)}</p>
+<ul>
+<li><a href="metrics">/metrics</a> - Prometheus exposition</li>
+<li><a href="healthz">/healthz</a> - health of the collector</li>
+<li><a href="api/devices">/api/devices</a> - devices and their poll status (JSON)</li>
+</ul>
+</body></html>
+"""
+        return web.Response(text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/devices", devices)
+    return app
