@@ -5,8 +5,12 @@ stable phase (a hash of its id, so ten thousand devices spread over the
 interval instead of bursting at its start and a restart keeps each device's
 second of the minute). At most ``concurrency`` polls run at once; a device
 whose previous poll is still running when it is due again is skipped and
-counted as an overrun, never queued, so one dead device cannot pile up work
-or delay the others. Sharding (``--shard i/n``) assigns each device to exactly
+counted as an overrun, never queued, so one dead device cannot pile up work.
+Devices whose last poll got no answer are polled in a lane of their own
+(``unreachable_concurrency`` slots, as Zabbix's unreachable pollers): waiting
+for their timeouts holds only those slots, so however much of the city is
+dark, the devices that answer keep their rhythm. (In the very first round
+nothing is known yet, so a dark device still takes a normal slot once.) Sharding (``--shard i/n``) assigns each device to exactly
 one of n processes by rendezvous hashing on its id.
 """
 
@@ -63,11 +67,15 @@ class Scheduler:
         concurrency: int,
         clock: Clock,
         registry: CollectorRegistry | None = None,
+        unreachable: Callable[[Device], bool] = lambda device: False,
+        unreachable_concurrency: int | None = None,
     ) -> None:
         self.devices = list(devices)
         self.poll = poll
         self.clock = clock
+        self.unreachable = unreachable
         self.slots = asyncio.Semaphore(concurrency)
+        self.unreachable_slots = asyncio.Semaphore(unreachable_concurrency or max(2, concurrency // 4))
         self._running: dict[str, asyncio.Task[None]] = {}
         registry = registry if registry is not None else CollectorRegistry()
         self.lag = Histogram(
@@ -118,7 +126,7 @@ class Scheduler:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     async def _poll_one(self, device: Device, due: float, loop: asyncio.AbstractEventLoop) -> None:
-        async with self.slots:
+        async with self.unreachable_slots if self.unreachable(device) else self.slots:
             self.lag.observe(max(0.0, loop.time() - due))
             self.started.inc()
             await self.poll(device)

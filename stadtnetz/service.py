@@ -20,7 +20,7 @@ from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
 from stadtnetz.clock import Clock, SystemClock
-from stadtnetz.model import Device, Inventory
+from stadtnetz.model import Device, Inventory, PollStatus
 from stadtnetz.scheduler import Scheduler
 from stadtnetz.state import State
 from stadtnetz.web import build_app
@@ -71,7 +71,14 @@ class Service:
         )
         self.registry.register(_ClientStatsCollector(self.client))
         self.poller = SnmpPoller(self.client, self.library, self.state, self.inventory, self.clock, self.registry)
-        self.scheduler = Scheduler(self.devices, self.poller.poll, settings.concurrency, self.clock, self.registry)
+        self.scheduler = Scheduler(
+            self.devices,
+            self.poller.poll,
+            settings.concurrency,
+            self.clock,
+            self.registry,
+            unreachable=lambda device: self.state[device.id].status is PollStatus.TIMEOUT,
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None

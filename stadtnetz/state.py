@@ -74,13 +74,12 @@ def device_rebooted(previous_ticks: int | None, ticks: int | None, elapsed: floa
     """Did the device restart between two polls ``elapsed`` seconds apart (sysUpTime in ticks)?"""
     if previous_ticks is None or ticks is None:
         return False
+    expected = previous_ticks + elapsed * 100.0
+    if expected >= UPTIME_WRAP_TICKS and abs(ticks - (expected - UPTIME_WRAP_TICKS)) < 100 * 30:
+        return False  # sysUpTime itself wrapped (every 497 days)
     if ticks / 100.0 + UPTIME_SLACK_SECONDS < elapsed:
         return True  # up for less time than has passed since the last poll
-    if ticks < previous_ticks:
-        expected = previous_ticks + elapsed * 100.0
-        wrapped = expected >= UPTIME_WRAP_TICKS and abs(ticks - (expected - UPTIME_WRAP_TICKS)) < 100 * 30
-        return not wrapped
-    return False
+    return ticks < previous_ticks
 
 
 def device_labels(device: Device) -> str:
