@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, generate_latest
 
 from stadtnetz.model import MetricDef, MetricKind, PollStatus
-from stadtnetz.state import State
+from stadtnetz.state import State, device_labels
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -53,13 +53,12 @@ def render_state(state: State) -> list[str]:
     """Every device series as text lines, grouped by family, families sorted by name."""
     families: dict[MetricDef, list[str]] = {}
     names: dict[MetricDef, str] = {}
-    counter = MetricKind.COUNTER
     ok = PollStatus.OK
     status_lines: list[str] = []
     seen_lines: list[str] = []
     duration_lines: list[str] = []
     for device in state.devices.values():
-        head = device.labels
+        head = device_labels(device.device)
         status_lines.append(f'stadtnetz_device_snmp_status{{{head},status="{device.status.value}"}} 1\n')
         if device.last_seen:
             seen_lines.append(f"stadtnetz_device_last_seen_timestamp_seconds{{{head}}} {device.last_seen!r}\n")
@@ -67,14 +66,15 @@ def render_state(state: State) -> list[str]:
             duration_lines.append(f"stadtnetz_device_poll_duration_seconds{{{head}}} {device.poll_seconds!r}\n")
         if device.status is not ok:
             continue  # a device that did not answer has no current values: Prometheus marks them stale
-        totals, values = device.totals, device.values
-        for slot, (metric, labels) in enumerate(device.keys):
+        counters, values, positions = device.counters, device.values, device.layout.counters
+        for slot, (metric, labels) in enumerate(device.layout.keys):
             lines = families.get(metric)
             if lines is None:
                 lines = families[metric] = []
                 names[metric] = metric.exported_name
-            if metric.kind is counter:
-                lines.append(f"{names[metric]}{{{head}{labels}}} {totals[slot]}\n")
+            position = positions[slot]
+            if position >= 0:
+                lines.append(f"{names[metric]}{{{head}{labels}}} {counters[2 * position]}\n")
             else:
                 value = values[slot]
                 if value == value:  # NaN: unknown, not exported

@@ -87,6 +87,7 @@ class Inventory:
     credentials: dict[str, SnmpCredentials] = field(default_factory=dict)
     devices: list[Device] = field(default_factory=list)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group name -> device ids
+    warnings: list[str] = field(default_factory=list)  # "FILE:LINE: field: message", e.g. ignored CSV columns
 
     def by_id(self) -> dict[str, Device]:
         return {device.id: device for device in self.devices}
@@ -99,9 +100,14 @@ class MetricKind(enum.Enum):
     ENUM = "enum"  # value 1, the current state is the "state" label
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class MetricDef:
-    """One metric family as exported: ``name`` is the full name without a ``_total`` suffix."""
+    """One metric family as exported: ``name`` is the full name without a ``_total`` suffix.
+
+    Compared and hashed by identity: each family has exactly one definition object
+    (the profile loader hands out the same one for the same name), and identity keeps
+    the state's lookups cheap.
+    """
 
     name: str
     kind: MetricKind

@@ -10,8 +10,9 @@ Devices whose last poll got no answer are polled in a lane of their own
 (``unreachable_concurrency`` slots, as Zabbix's unreachable pollers): waiting
 for their timeouts holds only those slots, so however much of the city is
 dark, the devices that answer keep their rhythm. (In the very first round
-nothing is known yet, so a dark device still takes a normal slot once.) Sharding (``--shard i/n``) assigns each device to exactly
-one of n processes by rendezvous hashing on its id.
+nothing is known yet, so a dark device still takes a normal slot once.)
+Sharding (``--shard i/n``) assigns each device to exactly one of n processes
+by rendezvous hashing on its id.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ The state keeps a total that never decreases:
   impossible: no traffic is counted for that interval and its rate is
   unknown (a burst of counted traffic would read as a spike otherwise).
 
-Memory: per device, one list of series keys and a few ``array`` columns, so a
-device with 30 series costs about 1.5 KB (measured in ``bench/capacity.py``).
+Memory: the ordered list of a device's series (its layout) is interned and
+shared by all devices reporting the same series; per device only a few
+``array`` columns remain (measured in ``bench/capacity.py``).
 """
 
 from __future__ import annotations
@@ -90,31 +91,62 @@ def device_labels(device: Device) -> str:
     )
 
 
+class Layout:
+    """The ordered series of a device: shared by every device that reports exactly the same series.
+
+    Interned (one object per distinct key sequence), so a thousand hotspots of one
+    model hold one copy of their series keys and label strings between them.
+    """
+
+    __slots__ = ("counter_slots", "counters", "keys", "slots")
+
+    def __init__(self, keys: tuple[tuple[MetricDef, str], ...]) -> None:
+        self.keys = keys
+        self.slots = {key: i for i, key in enumerate(keys)}
+        # for every slot: its position among the counter slots, or -1 for a gauge
+        self.counters = array("i")
+        position = 0
+        for metric, _ in keys:
+            if metric.kind is MetricKind.COUNTER:
+                self.counters.append(position)
+                position += 1
+            else:
+                self.counters.append(-1)
+        self.counter_slots = position
+
+
+_LAYOUTS: dict[tuple[tuple[MetricDef, str], ...], Layout] = {}
+_EMPTY_LAYOUT = Layout(())
+
+
+def intern_layout(keys: tuple[tuple[MetricDef, str], ...]) -> Layout:
+    layout = _LAYOUTS.get(keys)
+    if layout is None:
+        if len(_LAYOUTS) > 200_000:  # devices whose series keep changing must not grow this forever
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[keys] = Layout(keys)
+    return layout
+
+
 class DeviceState:
-    """Everything known about one device."""
+    """Everything known about one device: poll status, and its series' values in compact arrays."""
 
     __slots__ = (
+        "counters",
         "device",
         "error",
-        "generation",
-        "keys",
-        "labels",
         "last_poll",
         "last_seen",
+        "layout",
         "poll_seconds",
-        "raw",
-        "seen",
-        "slots",
         "status",
         "sys_object_id",
-        "totals",
         "uptime_ticks",
         "values",
     )
 
     def __init__(self, device: Device) -> None:
         self.device = device
-        self.labels = device_labels(device)
         self.status = PollStatus.UNKNOWN
         self.error = ""
         self.last_seen = 0.0  # wall time of the last successful poll
@@ -122,51 +154,49 @@ class DeviceState:
         self.poll_seconds = 0.0
         self.uptime_ticks: int | None = None
         self.sys_object_id: tuple[int, ...] | None = None
-        self.generation = 0
-        self.keys: list[tuple[MetricDef, str]] = []
-        self.slots: dict[tuple[MetricDef, str], int] = {}
-        self.values = array("d")  # gauges: the value; counters: the last rate (NaN unknown)
-        self.totals = array("Q")  # counters: the monotonic total
-        self.raw = array("Q")  # counters: the last raw reading
-        self.seen = array("I")  # generation of the poll that last reported the series
+        self.layout = _EMPTY_LAYOUT
+        self.values = array("d")  # per slot: gauges their value, counters their last rate (NaN unknown)
+        self.counters = array("Q")  # per counter slot k: [2k] the monotonic total, [2k+1] the last raw reading
 
-    def _slot(self, key: tuple[MetricDef, str]) -> tuple[int, bool]:
-        slot = self.slots.get(key)
-        if slot is not None:
-            return slot, False
-        slot = len(self.keys)
-        self.slots[key] = slot
-        self.keys.append(key)
-        self.values.append(NAN)
-        self.totals.append(0)
-        self.raw.append(0)
-        self.seen.append(0)
-        return slot, True
+    @property
+    def keys(self) -> tuple[tuple[MetricDef, str], ...]:
+        return self.layout.keys
 
     def series(self) -> Iterator[tuple[MetricDef, str, float | int]]:
-        """(metric, labels fragment, exported value) of every current series."""
-        totals, values = self.totals, self.values
-        for slot, (metric, labels) in enumerate(self.keys):
-            if metric.kind is MetricKind.COUNTER:
-                yield metric, labels, totals[slot]
-            else:
-                yield metric, labels, values[slot]
+        """(metric, labels fragment, exported value) of every current series: counters give their total."""
+        positions, counters, values = self.layout.counters, self.counters, self.values
+        for slot, (metric, labels) in enumerate(self.layout.keys):
+            position = positions[slot]
+            yield metric, labels, (counters[2 * position] if position >= 0 else values[slot])
 
-    def rate(self, metric: MetricDef, labels: str) -> float:
-        """The last per-second rate of a counter series (NaN when unknown)."""
-        slot = self.slots.get((metric, labels))
+    def value(self, metric: MetricDef, labels: str) -> float:
+        """A gauge's value, or a counter's last per-second rate (NaN when unknown or absent)."""
+        slot = self.layout.slots.get((metric, labels))
         return NAN if slot is None else self.values[slot]
 
-    def _drop_unseen(self) -> None:
-        keep = [slot for slot in range(len(self.keys)) if self.seen[slot] == self.generation]
-        if len(keep) == len(self.keys):
-            return
-        self.keys = [self.keys[s] for s in keep]
-        self.slots = {key: i for i, key in enumerate(self.keys)}
-        self.values = array("d", (self.values[s] for s in keep))
-        self.totals = array("Q", (self.totals[s] for s in keep))
-        self.raw = array("Q", (self.raw[s] for s in keep))
-        self.seen = array("I", (self.seen[s] for s in keep))
+    def total(self, metric: MetricDef, labels: str) -> int | None:
+        """A counter's monotonic total."""
+        slot = self.layout.slots.get((metric, labels))
+        if slot is None or self.layout.counters[slot] < 0:
+            return None
+        return self.counters[2 * self.layout.counters[slot]]
+
+    def _relayout(self, layout: Layout) -> list[bool]:
+        """Switch to ``layout``, carrying every counter's history over; return which slots are new."""
+        old = self.layout
+        counters = array("Q", bytes(16 * layout.counter_slots))
+        new = [True] * len(layout.keys)
+        for slot, key in enumerate(layout.keys):
+            before = old.slots.get(key)
+            position = layout.counters[slot]
+            if before is not None and position >= 0 and old.counters[before] >= 0:
+                counters[2 * position : 2 * position + 2] = self.counters[
+                    2 * old.counters[before] : 2 * old.counters[before] + 2
+                ]
+                new[slot] = False
+        self.layout, self.counters = layout, counters
+        self.values = array("d", bytes(8 * len(layout.keys)))
+        return new
 
 
 class State:
@@ -191,38 +221,41 @@ class State:
         """Store one successful poll's readings."""
         state = self.devices[device_id]
         now = self.clock.monotonic()
-        elapsed = now - state.last_poll if state.last_poll is not None else 0.0
         first = state.last_poll is None
+        elapsed = 0.0 if state.last_poll is None else now - state.last_poll
         rebooted = not first and device_rebooted(state.uptime_ticks, uptime_ticks, elapsed)
-        state.generation += 1
-        generation = state.generation
-        values, totals, raw, seen = state.values, state.totals, state.raw, state.seen
+        keys: list[tuple[MetricDef, str]] = []
         for reading in readings:
-            metric = reading.metric
-            slot, new = state._slot((metric, reading.labels))
-            seen[slot] = generation
-            if metric.kind is not MetricKind.COUNTER:
-                values[slot] = reading.value
-                continue
-            current = int(reading.value)
-            if new or first:
-                if new:
-                    totals[slot] = current & MASK64
-                values[slot] = NAN
-            else:
-                step = counter_step(raw[slot], current, reading.bits, elapsed, rebooted, reading.speed)
-                totals[slot] = (totals[slot] + step.delta) & MASK64
-                values[slot] = step.rate
-                if step.discontinuity:
-                    self.discontinuities += 1
-            raw[slot] = current
+            keys.append((reading.metric, reading.labels))
             if reading.utilisation is not None:
-                ratio = values[slot] / reading.speed if reading.speed > 0 else NAN
-                labels = f'{reading.labels},direction="{reading.direction}"'
-                uslot, _ = state._slot((reading.utilisation, labels))
-                values[uslot] = ratio
-                seen[uslot] = generation
-        state._drop_unseen()
+                keys.append((reading.utilisation, f'{reading.labels},direction="{reading.direction}"'))
+        layout = intern_layout(tuple(keys))
+        fresh = state._relayout(layout) if layout is not state.layout else None
+        values, counters, positions = state.values, state.counters, layout.counters
+        slot = 0
+        for reading in readings:
+            position = positions[slot]
+            if position < 0:
+                values[slot] = reading.value
+            else:
+                total, current = 2 * position, int(reading.value)
+                if fresh is not None and fresh[slot]:
+                    counters[total] = current & MASK64
+                    values[slot] = NAN
+                elif first:
+                    values[slot] = NAN
+                else:
+                    step = counter_step(counters[total + 1], current, reading.bits, elapsed, rebooted, reading.speed)
+                    counters[total] = (counters[total] + step.delta) & MASK64
+                    values[slot] = step.rate
+                    if step.discontinuity:
+                        self.discontinuities += 1
+                counters[total + 1] = current & MASK64
+            slot += 1
+            if reading.utilisation is not None:
+                rate = values[slot - 1]
+                values[slot] = rate / reading.speed if reading.speed > 0 else NAN
+                slot += 1
         state.status = PollStatus.OK
         state.error = ""
         state.last_poll = now

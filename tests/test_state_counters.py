@@ -100,12 +100,13 @@ def poll_all(poller: SnmpPoller, device_ids: list[str]) -> None:
 
 
 def counters(state: State, device_id: str) -> dict[tuple[str, str], tuple[int, float]]:
+    """(metric name, labels) -> (monotonic total, last rate) of every counter of a device."""
     device = state[device_id]
-    out = {}
-    for slot, (metric, labels) in enumerate(device.keys):
-        if metric.kind is MetricKind.COUNTER:
-            out[(metric.name, labels)] = (device.totals[slot], device.values[slot])
-    return out
+    return {
+        (metric.name, labels): (total, device.value(metric, labels))
+        for metric, labels, total in device.series()
+        if metric.kind is MetricKind.COUNTER
+    }
 
 
 def test_wraps_and_reboots_give_monotonic_totals_and_sane_rates(city: tuple[ThreadedSimulation, ManualClock]) -> None:
@@ -174,8 +175,8 @@ def test_rates_match_the_simulators_traffic(city: tuple[ThreadedSimulation, Manu
     )
     assert receive == pytest.approx(truth, rel=1e-9)
     utilisation = next(
-        state[hotspot.id].values[slot]
-        for slot, (metric, labels) in enumerate(state[hotspot.id].keys)
+        value
+        for metric, labels, value in state[hotspot.id].series()
         if metric.name == "stadtnetz_interface_utilisation_ratio" and 'if_index="1"' in labels and "receive" in labels
     )
     assert utilisation == pytest.approx(truth / (uplink.spec.speed_bps / 8))

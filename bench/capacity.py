@@ -1,0 +1,224 @@
+"""Capacity of the collector: a 10,000-device city polled every 60 s, and /metrics rendering.
+
+Two measurements, one run:
+
+1. The collector (``stadtnetz run``) polls the simulated city (``stadtnetz
+   simulate``, its own process) every 60 s. After one warm-up interval the
+   collector's CPU (user + system from /proc) is read over ``--intervals``
+   intervals: its share of one core, its RSS, the state's memory per device,
+   and the time ``/metrics`` takes to render and serve.
+2. Rendering the same 100,000 samples with our exporter and with
+   prometheus_client's ``generate_latest`` (labelled Gauge/Counter objects
+   already holding their values, its cheapest path).
+
+Last line: ``RESULT cpu_share_10k=<x> render_ratio_vs_prometheus_client=<y> rss_mb=<z>``
+(cpu share: of one core; render ratio: prometheus_client time / ours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from exporters.prometheus import render_state
+from stadtnetz.clock import SystemClock
+from stadtnetz.model import Device, MetricDef, MetricKind, Reading
+from stadtnetz.state import State
+from tests.support.processes import Daemon, free_port
+
+SERIES_PER_DEVICE = 50
+
+
+def synthetic_state(samples: int) -> tuple[State, list[tuple[MetricDef, str, str, float]]]:
+    """A state holding ``samples`` series (50 per device), and the same series as plain tuples."""
+    devices = [
+        Device(id=f"hs-{i:05d}", kind="hotspot", host="127.0.0.1", site=f"Marktplatz {i % 97}", district="Altstadt")
+        for i in range(samples // SERIES_PER_DEVICE)
+    ]
+    state = State(devices, SystemClock())
+    metrics = [MetricDef(f"stadtnetz_bench_gauge_{m}", MetricKind.GAUGE, "a gauge") for m in range(5)] + [
+        MetricDef(f"stadtnetz_bench_counter_{m}", MetricKind.COUNTER, "a counter") for m in range(5)
+    ]
+    flat = []
+    for n, device in enumerate(devices):
+        readings = []
+        for interface in range(SERIES_PER_DEVICE // len(metrics)):
+            labels = f',if_index="{interface + 1}",interface="eth{interface}"'
+            for m, metric in enumerate(metrics):
+                value = float(n * 1000 + interface * 10 + m) + 0.25
+                counter = metric.kind is MetricKind.COUNTER
+                readings.append(Reading(metric, labels, int(value) if counter else value, bits=64 if counter else 0))
+                flat.append((metric, device.id, f"eth{interface}", value))
+        state.record_poll(device.id, readings, 1000, None, 0.001)
+    return state, flat
+
+
+def render_comparison(samples: int, repeat: int) -> tuple[float, float]:
+    state, flat = synthetic_state(samples)
+    registry = CollectorRegistry()
+    families: dict[str, Gauge | Counter] = {}
+    labelnames = ["device", "kind", "site", "district", "if_index", "interface"]
+    for metric, device_id, interface, value in flat:
+        family = families.get(metric.name)
+        if family is None:
+            cls = Counter if metric.kind is MetricKind.COUNTER else Gauge
+            family = families[metric.name] = cls(metric.name, metric.help, labelnames, registry=registry)
+        child = family.labels(device_id, "hotspot", "x", "Altstadt", interface[3:], interface)
+        if isinstance(child, Counter):
+            child.inc(int(value))
+        else:
+            child.set(value)
+    ours, theirs = [], []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        body = "".join(render_state(state))
+        ours.append(time.perf_counter() - start)
+        gc.collect()
+        start = time.perf_counter()
+        generate_latest(registry)
+        theirs.append(time.perf_counter() - start)
+    assert body.count("\n") >= samples
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def state_bytes_per_device(devices: int = 1000) -> float:
+    """Memory the state holds per device of 30 series (tracemalloc), the inventory's Device objects excluded."""
+    metrics = [MetricDef(f"stadtnetz_m{m}", MetricKind.COUNTER if m % 2 else MetricKind.GAUGE, "") for m in range(6)]
+    devs = [
+        Device(id=f"hs-{i:05d}", kind="hotspot", host="127.0.0.1", site="Marktplatz", district="Altstadt")
+        for i in range(devices)
+    ]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    state = State(devs, SystemClock())
+    for device in devs:  # each poll builds its readings afresh, as the poller does
+        readings = [
+            Reading(metric, f',if_index="{i}",interface="eth{i}"', 12345, bits=64)
+            for i in range(5)
+            for metric in metrics
+        ]
+        state.record_poll(device.id, readings, 1000, None, 0.001)
+    del readings
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert all(len(state[d.id].keys) == 30 for d in devs)
+    return (after - before) / devices
+
+
+def collector_capacity(devices: int, interval: float, intervals: int, workdir: Path) -> dict[str, float]:
+    port = free_port(kind=2)
+    inventory = workdir / "inventory.csv"
+    simulator = Daemon(
+        [
+            sys.executable,
+            "-m",
+            "stadtnetz.cli",
+            "simulate",
+            "--devices",
+            str(devices),
+            "--port",
+            str(port),
+            "--write-inventory",
+            str(inventory),
+        ],
+        workdir / "simulator.log",
+    )
+    collector = None
+    try:
+        simulator.wait_ready(lambda: "ready" in simulator.log_path.read_text(errors="replace"), 180, "simulator")
+        listen = free_port()
+        config = workdir / "capacity.yaml"
+        config.write_text(
+            "settings:\n"
+            f"  interval: {interval}s\n  timeout: 2s\n  retries: 1\n  concurrency: 256\n"
+            f"  listen: 127.0.0.1:{listen}\n"
+            "credentials:\n  city:\n    version: 2c\n    community: ${BENCH_COMMUNITY}\n"
+            "defaults:\n  credentials: city\n"
+            f"inventory:\n  - file: {inventory}\n"
+        )
+        collector = Daemon(
+            [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config)],
+            workdir / "collector.log",
+            env={"BENCH_COMMUNITY": "public"},
+        )
+        url = f"http://127.0.0.1:{listen}/metrics"
+
+        def serving() -> bool:
+            try:
+                urllib.request.urlopen(url.replace("metrics", "healthz"), timeout=2).read()
+                return True
+            except OSError:
+                return False
+
+        collector.wait_ready(serving, 120, "collector")
+        time.sleep(interval + 5)  # warm-up: every device polled once
+        cpu0, wall0 = collector.cpu_seconds(), time.monotonic()
+        time.sleep(interval * intervals)
+        cpu1, wall1 = collector.cpu_seconds(), time.monotonic()
+        renders = []
+        size = 0
+        for _ in range(3):
+            start = time.perf_counter()
+            body = urllib.request.urlopen(url, timeout=60).read()
+            renders.append(time.perf_counter() - start)
+            size = len(body)
+        rss = int(Path(f"/proc/{collector.pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+        health = urllib.request.urlopen(url.replace("metrics", "healthz"), timeout=5).read().decode()
+        return {
+            "cpu_share": (cpu1 - cpu0) / (wall1 - wall0),
+            "rss_mb": rss,
+            "scrape_seconds": statistics.median(renders),
+            "metrics_mb": size / 1e6,
+            "health": health,  # type: ignore[dict-item]
+        }
+    finally:
+        if collector is not None:
+            collector.stop()
+        simulator.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--interval", type=float, default=60.0)
+    parser.add_argument("--intervals", type=int, default=2, help="measured intervals after one warm-up interval")
+    parser.add_argument("--samples", type=int, default=100_000, help="samples for the render comparison")
+    parser.add_argument("--skip-collector", action="store_true", help="only the render and memory measurements")
+    args = parser.parse_args()
+
+    ours, theirs = render_comparison(args.samples, repeat=5)
+    per_device = state_bytes_per_device()
+    print(
+        f"render {args.samples} samples: ours {ours * 1e3:.1f} ms, prometheus_client {theirs * 1e3:.1f} ms "
+        f"({theirs / ours:.1f}x)"
+    )
+    print(f"state memory per device with 30 series: {per_device:.0f} bytes")
+    share = rss = float("nan")
+    if not args.skip_collector:
+        with tempfile.TemporaryDirectory(prefix="stadtnetz-capacity-") as tmp:
+            result = collector_capacity(args.devices, args.interval, args.intervals, Path(tmp))
+        share, rss = result["cpu_share"], result["rss_mb"]
+        print(
+            f"collector, {args.devices} devices every {args.interval:g} s: CPU {share:.1%} of one core, "
+            f"RSS {rss:.0f} MB, /metrics {result['metrics_mb']:.1f} MB served in {result['scrape_seconds']:.2f} s"
+        )
+        print(f"health: {result['health']}")
+    print(f"RESULT cpu_share_10k={share:.3f} render_ratio_vs_prometheus_client={theirs / ours:.2f} rss_mb={rss:.0f}")
+
+
+if __name__ == "__main__":
+    main()
