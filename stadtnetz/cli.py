@@ -95,5 +95,18 @@ async def _simulate(
     )
 
 
+@main.command()
+@click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The YAML configuration to check (e.g. config/example-city.yaml).")
+def check(config_path: Path) -> None:
+    """Check a configuration: every problem as FILE:LINE: field: message, or a summary of the inventory.
+
+    Exits 0 if the configuration is usable, 2 if not. Secrets are never printed.
+    """
+    from stadtnetz.check import run_check
+
+    sys.exit(run_check(config_path, out, errors=console))
+
+
 if __name__ == "__main__":
     main()

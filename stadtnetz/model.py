@@ -77,6 +77,7 @@ class Settings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 9873
     profile_dirs: tuple[str, ...] = ()  # extra directories of profile YAML files
+    mib_dirs: tuple[str, ...] = ()  # directories of pysmi-compiled MIB modules (for MODULE::name in profiles)
 
 
 @dataclass(slots=True)

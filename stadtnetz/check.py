@@ -1,0 +1,133 @@
+"""``stadtnetz check``: validate a configuration and summarise the inventory it describes.
+
+Owns what the operator reads when checking a configuration: every problem one
+per line (``FILE:LINE: field: message``, exit code 2), or a summary of the
+resolved inventory (devices per kind, group and district, credential sets by
+name and source type, polling per group, warnings; exit code 0). Secret values
+are never printed, only where they come from (environment or file).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from collectors.snmp.profiles import ProfileError, load_profiles, profile_names
+from stadtnetz.config import ConfigError, load_inventory
+from stadtnetz.inventory import format_duration
+from stadtnetz.model import Inventory
+
+EXIT_OK = 0
+EXIT_CONFIG_ERROR = 2
+NO_GROUP = "(no group)"
+
+
+def run_check(path: Path, console: Console, errors: Console | None = None) -> int:
+    """Load ``path`` and print problems (to ``errors``, default ``console``) or a summary; return the exit code.
+
+    Profile references are checked against the built-in profiles and those in
+    the configuration's own ``settings.profile_dirs``.
+    """
+    errors = errors or console
+    try:
+        inventory = load_inventory(path, known_profiles=profile_names())
+    except ConfigError as exc:
+        for issue in exc.issues:
+            errors.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+        count = len(exc.issues)
+        errors.print(
+            f"{path}: {count} problem{'s' if count != 1 else ''}; the configuration was not loaded",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_CONFIG_ERROR
+    try:
+        load_profiles([Path(d) for d in inventory.settings.profile_dirs], inventory.settings.mib_dirs)
+    except ProfileError as exc:
+        for issue in exc.issues:
+            errors.print(issue, markup=False, highlight=False, soft_wrap=True)
+        errors.print(f"{path}: the profiles it uses have problems", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_CONFIG_ERROR
+    print_summary(path, inventory, console)
+    return EXIT_OK
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
+def _counts_table(title: str, heading: str, counts: Counter[str]) -> Table:
+    table = Table(title=title)
+    table.add_column(heading)
+    table.add_column("devices", justify="right")
+    for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(name, str(count))
+    return table
+
+
+def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
+    devices = inventory.devices
+    settings = inventory.settings
+    console.print(
+        f"{path}: configuration OK, {_plural(len(devices), 'device')}, {_plural(len(inventory.groups), 'group')}, "
+        f"{_plural(len(inventory.credentials), 'credential set')}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"polling every {format_duration(settings.interval)} by default (timeout {format_duration(settings.timeout)}, "
+        f"{_plural(settings.retries, 'retry', 'retries')}), {settings.concurrency} devices at once; "
+        f"/metrics on {settings.listen_host}:{settings.listen_port}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(_counts_table("Devices per kind", "kind", Counter(device.kind for device in devices)))
+    console.print(_counts_table("Devices per group", "group", Counter(device.group or NO_GROUP for device in devices)))
+    console.print(
+        _counts_table("Devices per district", "district", Counter(device.district or "(none)" for device in devices))
+    )
+
+    used = Counter(device.credentials for device in devices if device.credentials)
+    credentials = Table(title="Credentials (values are never shown)")
+    for column in ("name", "version", "source", "devices"):
+        credentials.add_column(column, justify="right" if column == "devices" else "left")
+    for name, credential in sorted(inventory.credentials.items()):
+        source = credential.community.source.split(":", 1)[0]  # "env" or "file"; not the value
+        version = "1" if credential.version == 0 else "2c"
+        credentials.add_row(name, version, source, str(used.get(name, 0)))
+    console.print(credentials)
+
+    polling = Table(title="Polling per group")
+    for column in ("group", "devices", "interval", "timeout", "retries", "profiles"):
+        polling.add_column(column, justify="right" if column in ("devices", "retries") else "left")
+    by_group: dict[str, list] = {}
+    for device in devices:
+        by_group.setdefault(device.group or NO_GROUP, []).append(device)
+    for name in [*inventory.groups, NO_GROUP]:
+        members = by_group.get(name, [])
+        if not members and name == NO_GROUP:
+            continue
+
+        def values(attribute: str, members: list = members) -> str:
+            return ", ".join(sorted({str(getattr(device, attribute)) for device in members})) or "-"
+
+        polling.add_row(
+            name,
+            str(len(members)),
+            ", ".join(format_duration(value) for value in sorted({device.interval for device in members})) or "-",
+            ", ".join(format_duration(value) for value in sorted({device.timeout for device in members})) or "-",
+            values("retries"),
+            "; ".join(sorted({", ".join(device.profiles) for device in members})) or "-",
+        )
+    console.print(polling)
+
+    if inventory.warnings:
+        console.print(f"{_plural(len(inventory.warnings), 'warning')}:", markup=False, highlight=False)
+        for warning in inventory.warnings:
+            console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)

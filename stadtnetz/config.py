@@ -1,0 +1,947 @@
+"""The configuration file: YAML schema, loading, includes, secret references, and errors with file:line.
+
+Owns reading ONE YAML file (and the files it includes) into a
+:class:`stadtnetz.model.Inventory`, checking it against the schema below with
+pydantic models, and reporting *every* problem of the configuration at once as
+a :class:`ConfigError` whose lines read ``FILE:LINE: FIELD: MESSAGE``. Line
+numbers come from composing the YAML (``yaml.compose``) and mapping every field
+path to its node's start mark; pydantic's error locations are mapped back onto
+that map. Resolving devices (inheritance, CSV import, upstream checks) is
+:mod:`stadtnetz.inventory`'s job; this module feeds it validated sections.
+
+The format (every section optional, but the inventory must end up with at
+least one device)::
+
+    include: [groups.yaml]            # other YAML files, relative to this one; each is read once,
+                                      # a missing file or an include cycle is an error
+    settings:                         # global settings, in at most one file
+      interval: 60s                   # durations: "500ms", "30s", "5m", "1h" or a number of seconds (> 0)
+      timeout: 2s                     # per SNMP request attempt; must be < interval (everywhere it is set)
+      retries: 1                      # whole number >= 0
+      concurrency: 256                # devices polled at once, >= 1
+      max_in_flight_per_device: 1     # >= 1
+      max_repetitions: 25             # GETBULK max-repetitions, >= 1
+      listen: 127.0.0.1:9873          # host:port of /metrics ([::1]:9873 for IPv6)
+      profile_dirs: [profiles/]       # extra profile directories, relative to this file; must exist
+      mib_dirs: [mibs/]               # pysmi-compiled MIB modules for symbolic names in profiles
+    credentials:                      # named SNMP credential sets
+      public-ro:
+        version: 2c                   # "1" or "2c" (default 2c); SNMPv3 comes later
+        community: ${STADTNETZ_SNMP_COMMUNITY}   # or file:secrets/community (relative to this file);
+                                                 # a literal value is an error
+    defaults:                         # applies to every device; in at most one file
+      credentials: public-ro
+      profiles: [system, interfaces]
+      interval: 60s                   # also: timeout, retries, tags
+    groups:
+      backbone:
+        kinds: [core_router, distribution_switch]  # devices of these kinds belong here unless they name a
+                                                   # group; a kind may be claimed by one group only
+        credentials: backbone-ro      # also: profiles, interval, timeout, retries, tags
+        parent: null                  # a group inherits everything its parent sets (not kinds) and may override
+    devices:
+      - id: core-1                    # [A-Za-z0-9][A-Za-z0-9._-]*, unique over the whole inventory (CSV too)
+        kind: core_router             # lowercase identifier: [a-z][a-z0-9_]*
+        address: 127.20.0.1:1161      # IPv4/IPv6 literal, optional :port ([2001:db8::1]:1161); default port 161
+        site: PoP Altstadt            # optional text: site, district, model
+        lat: 51.84                    # -90..90; lon -180..180
+        upstream: null                # id of the device this one hangs off (no cycles)
+        group: backbone               # optional; else the group claiming its kind; else none
+        tags: [core]                  # accumulate: defaults, parent groups, group, device (order kept)
+        # optional overrides: profiles, credentials, interval, timeout, retries
+    inventory:                        # CSV files operators keep in spreadsheets, relative to this file
+      - file: example-city-inventory.csv
+        group: null                   # optional: force this group on every row (wins over the group column)
+
+Names of groups, credential sets, profiles and tags follow the device id rule.
+CSV columns: ``id,kind,address`` required; ``site,district,lat,lon,upstream,
+model,tags,group,profiles,credentials`` optional (``tags`` and ``profiles``
+are ``;``-separated); unknown columns are ignored and reported as warnings
+(:attr:`stadtnetz.model.Inventory.warnings`).
+
+Inheritance: built-in defaults -> ``settings`` -> ``defaults`` -> the group's
+parent chain (root first) -> the group -> the device (the device wins).
+
+Secrets: a community is only ever a reference; the resolved value lives in a
+:class:`stadtnetz.secrets.Secret` and no message, repr or log line of this
+module contains it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from collectors.snmp.profiles import profile_names
+from stadtnetz import inventory as inv
+from stadtnetz.model import Inventory, Settings, SnmpCredentials
+from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
+
+log = logging.getLogger(__name__)
+
+MAX_YAML_NODES = 1_000_000  # guards against alias bombs ("billion laughs")
+SECTIONS = ("include", "settings", "credentials", "defaults", "groups", "devices", "inventory")
+
+
+# --- issues -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem of the configuration: where it is and what is wrong (and what is allowed)."""
+
+    file: Path
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+        return f"{place}: {self.field}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``issues`` holds every problem found, ``str()`` one per line."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+    def __str__(self) -> str:
+        return "\n".join(str(issue) for issue in self.issues)
+
+
+class _Collector:
+    """Collects errors and warnings (an :class:`inventory.Reporter`) and orders them by file and line."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
+        self.file_order: dict[Path, int] = {}
+
+    def register(self, file: Path) -> None:
+        self.file_order.setdefault(file, len(self.file_order))
+
+    def error(self, where: inv.Where, message: str) -> None:
+        self.errors.append(ConfigIssue(where.file, where.line, where.field, message))
+
+    def warning(self, where: inv.Where, message: str) -> None:
+        self.warnings.append(ConfigIssue(where.file, where.line, where.field, message))
+
+    def ordered(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+        last = len(self.file_order)
+        return sorted(issues, key=lambda issue: (self.file_order.get(issue.file, last), issue.line or 0))
+
+
+# --- YAML with line numbers ---------------------------------------------------------------------------------------
+
+
+def join_path(base: str, *loc: str | int) -> str:
+    """Field path text: ``devices`` + 3 + ``address`` -> ``devices[3].address``."""
+    path = base
+    for part in loc:
+        separator = "" if isinstance(part, int) or not path else "."
+        path = f"{path}[{part}]" if isinstance(part, int) else f"{path}{separator}{part}"
+    return path
+
+
+_LAST_SEGMENT = re.compile(r"(\.[^.\[\]]*|\[\d+\])$")
+
+
+@dataclass(slots=True)
+class _Document:
+    """A parsed YAML file: its plain data and the line of every field path in it."""
+
+    file: Path
+    data: Any
+    lines: dict[str, int]
+
+    def line(self, path: str) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that is in the file."""
+        probe = path
+        while True:
+            if probe in self.lines:
+                return self.lines[probe]
+            shorter = _LAST_SEGMENT.sub("", probe)
+            if shorter == probe:
+                return self.lines.get("")
+            probe = shorter
+
+    def where(self, path: str) -> inv.Where:
+        return inv.Where(self.file, self.line(path), path or "(top level)")
+
+    def origin(self, path: str) -> inv.Origin:
+        return inv.Origin(self.file, self.line(path), path, self.lines)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording lines and rejecting duplicate keys."""
+
+    MERGE_TAG = "tag:yaml.org,2002:merge"
+    MAP_TAG = "tag:yaml.org,2002:map"
+    SEQ_TAG = "tag:yaml.org,2002:seq"
+
+    def __init__(self, file: Path, reporter: _Collector) -> None:
+        self.file = file
+        self.reporter = reporter
+        self.lines: dict[str, int] = {}
+        self.constructor = yaml.SafeLoader("")
+        self.active: set[int] = set()
+        self.count = 0
+
+    def issue(self, node: Node, path: str, message: str) -> None:
+        self.reporter.error(inv.Where(self.file, node.start_mark.line + 1, path or "(top level)"), message)
+
+    def build(self, node: Node, path: str) -> Any:
+        self.count += 1
+        if self.count > MAX_YAML_NODES:
+            raise _TooLargeError
+        if isinstance(node, ScalarNode):
+            try:
+                return self.constructor.construct_object(node, deep=True)
+            except yaml.YAMLError as exc:
+                problem = getattr(exc, "problem", None) or "cannot read this value"
+                self.issue(node, path, f"{problem}; use plain YAML values (text, numbers, lists, mappings)")
+                return None
+        if id(node) in self.active:
+            self.issue(node, path, "an alias refers to a node that contains it; YAML aliases must not be recursive")
+            return None
+        if node.tag not in (self.MAP_TAG, self.SEQ_TAG):
+            self.issue(node, path, f"unsupported YAML tag {node.tag!r}; use plain lists and mappings")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                items = []
+                for index, item in enumerate(node.value):
+                    item_path = join_path(path, index)
+                    self.lines.setdefault(item_path, item.start_mark.line + 1)
+                    items.append(self.build(item, item_path))
+                return items
+            assert isinstance(node, MappingNode)
+            return self.mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def mapping(self, node: MappingNode, path: str) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag == self.MERGE_TAG:
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.issue(key_node, path, "keys must be plain names, not lists or mappings")
+                continue
+            key = str(key_node.value)
+            key_path = join_path(path, key)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                self.issue(
+                    key_node,
+                    key_path,
+                    f"duplicate key {key!r} (first at line {first_line[key]}); each key may appear once in a mapping",
+                )
+                continue
+            first_line[key] = line
+            self.lines.setdefault(key_path, line)  # explicit keys come first; merged ones never move them
+            result[key] = self.build(value_node, key_path)
+        for merge in merges:  # YAML merge keys: explicit keys win, earlier merges win over later ones
+            sources = merge.value if isinstance(merge, SequenceNode) else [merge]
+            for source in sources:
+                if not isinstance(source, MappingNode):
+                    self.issue(source, path, "'<<' merges a mapping (or a list of mappings) into this one")
+                    continue
+                for key, value in self.build(source, path).items():
+                    result.setdefault(key, value)
+        return result
+
+
+def _parse_yaml(file: Path, text: str, reporter: _Collector) -> _Document | None:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = "; ".join(part for part in (exc.context, exc.problem) if part)
+        reporter.error(
+            inv.Where(file, mark.line + 1 if mark else None, "(yaml syntax)"),
+            f"{problem or 'invalid YAML'}; fix the YAML syntax here (indentation, ':' after keys, quotes)",
+        )
+        return None
+    except yaml.YAMLError as exc:
+        reporter.error(inv.Where(file, None, "(yaml syntax)"), f"invalid YAML ({type(exc).__name__}); fix the syntax")
+        return None
+    builder = _Builder(file, reporter)
+    if root is None:
+        return _Document(file, {}, {"": 1})
+    builder.lines[""] = root.start_mark.line + 1
+    try:
+        data = builder.build(root, "")
+    except _TooLargeError:
+        reporter.error(
+            inv.Where(file, None, "(top level)"),
+            f"the file expands to more than {MAX_YAML_NODES} values (aliases?); write the configuration out",
+        )
+        return None
+    return _Document(file, data, builder.lines)
+
+
+# --- value rules for the schema -----------------------------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a yes/no value ({str(value).lower()})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected text, got {_describe(value)}")
+    return str(value)
+
+
+def _checked(rule: Any) -> Any:
+    def validate(value: Any) -> str:
+        text = _text(value)
+        message = rule(text)
+        if message:
+            raise ValueError(message)
+        return text
+
+    return validate
+
+
+def _whole(minimum: int) -> Any:
+    def validate(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number >= {minimum}, got {_describe(value)}")
+        if value < minimum:
+            raise ValueError(f"must be a whole number >= {minimum}, got {value}")
+        return value
+
+    return validate
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*")
+_DURATION_RULE = "use a number with a unit, e.g. '500ms', '30s', '5m', '1h', or a number of seconds"
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """``"500ms"``, ``"30s"``, ``"5m"``, ``"1h"`` or a number of seconds -> seconds (> 0)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(f"invalid duration {_describe(value)}: {_DURATION_RULE}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"a duration must be greater than 0, got {_describe(value)}: {_DURATION_RULE}")
+    return seconds
+
+
+def _coordinate(what: str) -> Any:
+    def validate(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected a number, e.g. 51.84, got {_describe(value)}")
+        message = inv.check_coordinate(float(value), what)
+        if message:
+            raise ValueError(message)
+        return float(value)
+
+    return validate
+
+
+def _address(value: Any) -> tuple[str, int]:
+    return inv.parse_address(_text(value))
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_LISTEN_RULE = "expected host:port, e.g. 127.0.0.1:9873, 0.0.0.0:9873 or [::1]:9873 (port 1-65535)"
+
+
+def _listen(value: Any) -> tuple[str, int]:
+    text = _text(value).strip()
+    if text.startswith("["):
+        try:
+            host, port = inv.parse_address(text) if "]:" in text else ("", 0)
+        except ValueError:
+            host, port = "", 0
+        if not port:
+            raise ValueError(f"invalid listen address {text!r}: {_LISTEN_RULE}")
+        return host, port
+    host, colon, port_text = text.rpartition(":")
+    if not colon or not host or ":" in host or not _HOSTNAME.fullmatch(host):
+        raise ValueError(f"invalid listen address {text!r}: {_LISTEN_RULE}")
+    try:
+        return host, inv.parse_port(port_text)
+    except ValueError:
+        raise ValueError(f"invalid listen address {text!r}: {_LISTEN_RULE}") from None
+
+
+def _snmp_version(value: Any) -> int:
+    text = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if text in ("1", "v1"):
+        return 0
+    if text in ("2c", "v2c"):
+        return 1
+    if text in ("3", "v3"):
+        raise ValueError("SNMPv3 is not supported yet (it comes in a later release); use '1' or '2c'")
+    raise ValueError(f"unsupported SNMP version {_describe(value)}: use '1' or '2c' (SNMPv3 comes later)")
+
+
+def _list_or_none(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _dict_or_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _one_or_list(value: Any) -> Any:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+DeviceId = Annotated[str, BeforeValidator(_checked(inv.check_device_id))]
+Name = Annotated[str, BeforeValidator(_checked(inv.check_name))]
+Tag = Annotated[str, BeforeValidator(_checked(lambda text: inv.check_name(text, "tag")))]
+Kind = Annotated[str, BeforeValidator(_checked(inv.check_kind))]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Retries = Annotated[int, BeforeValidator(_whole(0))]
+Positive = Annotated[int, BeforeValidator(_whole(1))]
+Address = Annotated[tuple[str, int], BeforeValidator(_address)]
+Listen = Annotated[tuple[str, int], BeforeValidator(_listen)]
+Latitude = Annotated[float, BeforeValidator(_coordinate("lat"))]
+Longitude = Annotated[float, BeforeValidator(_coordinate("lon"))]
+SnmpVersion = Annotated[int, BeforeValidator(_snmp_version)]
+Names = Annotated[list[Name], BeforeValidator(_list_or_none)]
+Tags = Annotated[list[Tag], BeforeValidator(_list_or_none)]
+Kinds = Annotated[list[Kind], BeforeValidator(_list_or_none)]
+
+
+# --- the schema ----------------------------------------------------------------------------------------------------
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSpec(_Spec):
+    """The top level of a configuration file; each section's items are validated on their own."""
+
+    include: Annotated[list[Text], BeforeValidator(_one_or_list)] = []
+    settings: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
+    credentials: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
+    defaults: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
+    groups: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
+    devices: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
+    inventory: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
+
+
+class SettingsSpec(_Spec):
+    interval: Duration = 60.0
+    timeout: Duration = 2.0
+    retries: Retries = 1
+    concurrency: Positive = 256
+    max_in_flight_per_device: Positive = 1
+    max_repetitions: Positive = 25
+    listen: Listen = ("127.0.0.1", 9873)
+    profile_dirs: Annotated[list[Text], BeforeValidator(_list_or_none)] = []
+    mib_dirs: Annotated[list[Text], BeforeValidator(_list_or_none)] = []
+
+
+class CredentialSpec(_Spec):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    version: SnmpVersion = 1
+    community: Secret
+
+    @field_validator("community", mode="before")
+    @classmethod
+    def _resolve_reference(cls, value: Any, info: ValidationInfo) -> Secret:
+        # never put ``value`` into a message: it may be the secret itself
+        if not isinstance(value, str) or not is_reference(value):
+            raise ValueError(
+                "a literal community is not allowed: write a reference, ${ENV_VAR} or file:PATH "
+                "(relative to this file), and keep the value itself out of the configuration"
+            )
+        context = info.context or {}
+        try:
+            secret = resolve(value, context.get("base_dir"), context.get("environ"))
+        except SecretError as exc:
+            hint = (
+                "export it before starting stadtnetz, or use file:PATH"
+                if value.startswith("$")
+                else "the file must be readable and hold the community on its first line"
+            )
+            raise ValueError(f"{exc}; {hint}") from None
+        if not secret.reveal():
+            raise ValueError(f"the community from {secret.source} is empty; it must hold the community string")
+        return secret
+
+
+class LayerSpec(_Spec):
+    """What ``defaults`` may set."""
+
+    credentials: Name | None = None
+    profiles: Names | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    retries: Retries | None = None
+    tags: Tags = []
+
+
+class GroupSpec(_Spec):
+    kinds: Kinds = []
+    parent: Name | None = None
+    credentials: Name | None = None
+    profiles: Names | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    retries: Retries | None = None
+    tags: Tags = []
+
+
+class DeviceSpec(_Spec):
+    id: DeviceId
+    kind: Kind
+    address: Address
+    site: Text = ""
+    district: Text = ""
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    upstream: DeviceId | None = None
+    model: Text = ""
+    group: Name | None = None
+    tags: Tags = []
+    profiles: Names | None = None
+    credentials: Name | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    retries: Retries | None = None
+
+
+class InventorySpec(_Spec):
+    file: Text
+    group: Name | None = None
+
+
+# --- pydantic errors -> issues -------------------------------------------------------------------------------------
+
+_TYPE_MESSAGES = {
+    "dict_type": "expected a mapping (key: value lines)",
+    "model_type": "expected a mapping (key: value lines)",
+    "model_attributes_type": "expected a mapping (key: value lines)",
+    "list_type": "expected a list ([a, b] or one '- item' per line)",
+    "tuple_type": "expected a list ([a, b] or one '- item' per line)",
+    "string_type": "expected text",
+}
+
+
+def _message(error: Mapping[str, Any], model: type[BaseModel], sensitive: bool) -> str:
+    kind = error["type"]
+    loc = error["loc"]
+    fields = list(model.model_fields)
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = fields if len(loc) == 1 else []
+        message = f"unknown field {key!r}"
+        if allowed:
+            message += f" (allowed: {', '.join(allowed)})"
+            close = difflib.get_close_matches(key, allowed, n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        return message
+    if kind == "missing":
+        required = [name for name, info in model.model_fields.items() if info.is_required()]
+        return f"missing required field {loc[-1]!r} (required: {', '.join(required)})"
+    if kind in ("value_error", "assertion_error"):
+        return str(error["ctx"]["error"])
+    if kind in _TYPE_MESSAGES:
+        message = _TYPE_MESSAGES[kind]
+        if not loc and kind.startswith("model"):
+            message = f"expected a mapping with the fields {', '.join(fields)}"
+        return message if sensitive else f"{message}, got {_describe(error['input'])}"
+    return str(error["msg"])
+
+
+# --- loading -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _SectionOnce:
+    """``settings`` and ``defaults`` may be written in one file only; remembers where."""
+
+    where: inv.Where | None = None
+
+
+class _Loader:
+    def __init__(self, environ: Mapping[str, str], reporter: _Collector) -> None:
+        self.environ = dict(environ)
+        self.reporter = reporter
+        self.stack: list[tuple[Path, Path]] = []  # (resolved, as written) of the files being read
+        self.loaded: set[Path] = set()
+        self.settings = Settings()
+        self.base = inv.Layer(origin=inv.Origin(Path("<settings>"), None, "settings"))
+        self.defaults = inv.Layer(origin=inv.Origin(Path("<defaults>"), None, "defaults"))
+        self.settings_seen = _SectionOnce()
+        self.defaults_seen = _SectionOnce()
+        self.credentials: dict[str, SnmpCredentials] = {}
+        self.credential_origin: dict[str, inv.Where] = {}
+        self.groups: dict[str, inv.GroupEntry] = {}
+        self.entries: list[inv.DeviceEntry] = []
+        self.csv_sources: list[inv.CsvSource] = []
+        self.device_items = 0
+        self.unreadable = False  # a file could not be read or parsed: its devices are unknown
+        self.root_devices_where: inv.Where | None = None
+
+    # files and includes
+
+    def load_file(self, path: Path, included_from: inv.Where | None) -> None:
+        key = path.resolve()
+        if any(active == key for active, _ in self.stack):
+            chain = [str(written) for _, written in self.stack] + [str(path)]
+            assert included_from is not None
+            self.reporter.error(
+                included_from, f"include cycle: {' -> '.join(chain)}; a file cannot include itself, even indirectly"
+            )
+            return
+        if key in self.loaded:
+            return  # each file is read once, however often it is included
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            where = included_from or inv.Where(path, None, "(file)")
+            hint = "; include paths are relative to the including file" if included_from else ""
+            self.reporter.error(where, f"cannot read configuration file {path}: {reason}{hint}")
+            self.unreadable = True
+            return
+        self.loaded.add(key)
+        self.reporter.register(path)
+        self.stack.append((key, path))
+        try:
+            document = _parse_yaml(path, text, self.reporter)
+            if document is None:
+                self.unreadable = True
+            else:
+                self.process(document)
+        finally:
+            self.stack.pop()
+
+    def validate(
+        self, document: _Document, path: str, model: type[BaseModel], raw: Any, context: dict | None = None
+    ) -> Any:
+        """Validate ``raw`` (at ``path`` of ``document``) with ``model``; report every error, return None on any."""
+        spec, failed = self.validate_partly(document, path, model, raw, context)
+        return None if failed else spec
+
+    def validate_partly(
+        self,
+        document: _Document,
+        path: str,
+        model: type[BaseModel],
+        raw: Any,
+        context: dict | None = None,
+        placeholders: Mapping[str, Any] | None = None,
+    ) -> tuple[Any, set[str] | None]:
+        """Validate and report; returns (spec, None) if valid, else (spec of the valid fields or None, failed fields).
+
+        The partial spec lets reference checks (groups, upstream, credentials)
+        still run on the fields that are fine, so one run reports everything.
+        Required fields that failed are replaced by ``placeholders`` (or no
+        partial spec is made).
+        """
+        try:
+            return model.model_validate(raw, context=context), None
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+        sensitive = path.startswith("credentials")
+        for error in errors:
+            field_path = join_path(path, *error["loc"])
+            self.reporter.error(document.where(field_path), _message(error, model, sensitive))
+        failed = {str(error["loc"][0]) for error in errors if error["loc"]}
+        if not isinstance(raw, dict) or any(not error["loc"] for error in errors):
+            return None, failed
+        partial = {key: value for key, value in raw.items() if key not in failed}
+        for name, info in model.model_fields.items():
+            if info.is_required() and name not in partial:
+                if not placeholders or name not in placeholders:
+                    return None, failed
+                partial[name] = placeholders[name]
+        try:
+            return model.model_validate(partial, context=context), failed
+        except ValidationError:  # pragma: no cover - every failing field was removed
+            return None, failed
+
+    def process(self, document: _Document) -> None:
+        data = document.data
+        if not isinstance(data, dict):
+            self.reporter.error(
+                document.where(""),
+                f"expected a mapping with the sections {', '.join(SECTIONS)}, got {_describe(data)}",
+            )
+            return
+        self.validate(document, "", FileSpec, data)
+        includes = _one_or_list(data.get("include"))
+        if isinstance(includes, list):
+            for index, name in enumerate(includes):
+                if isinstance(name, str) and name.strip():
+                    where = document.where(join_path("include", index))
+                    self.load_file(Path(os.path.normpath(document.file.parent / name.strip())), where)
+        if isinstance(data.get("settings"), dict):
+            self.process_settings(document, data["settings"])
+        if isinstance(data.get("credentials"), dict):
+            for name, raw in data["credentials"].items():
+                self.process_credentials(document, name, raw)
+        if isinstance(data.get("defaults"), dict):
+            self.process_defaults(document, data["defaults"])
+        if isinstance(data.get("groups"), dict):
+            for name, raw in data["groups"].items():
+                self.process_group(document, name, raw)
+        if "devices" in data and self.root_devices_where is None and len(self.stack) == 1:
+            self.root_devices_where = document.where("devices")
+        if isinstance(data.get("devices"), list):
+            for index, raw in enumerate(data["devices"]):
+                self.process_device(document, join_path("devices", index), raw)
+        if isinstance(data.get("inventory"), list):
+            for index, raw in enumerate(data["inventory"]):
+                path = join_path("inventory", index)
+                spec = self.validate(document, path, InventorySpec, raw)
+                if spec is not None:
+                    self.csv_sources.append(
+                        inv.CsvSource(index, document.file.parent / spec.file, document.origin(path), spec.group)
+                    )
+
+    def once(self, seen: _SectionOnce, document: _Document, section: str) -> bool:
+        where = document.where(section)
+        if seen.where is not None:
+            self.reporter.error(where, f"{section} is already given in {seen.where}; write {section} in one file only")
+            return False
+        seen.where = where
+        return True
+
+    # sections
+
+    def directories(self, document: _Document, field: str, names: list[str], what: str) -> list[str]:
+        """Directories named in settings, made absolute (relative to the file); each must exist."""
+        directories: list[str] = []
+        for index, name in enumerate(names):
+            directory = (document.file.parent / name).resolve()
+            if not directory.is_dir():
+                self.reporter.error(
+                    document.where(join_path(f"settings.{field}", index)),
+                    f"{what} directory {directory} does not exist; paths are relative to this file",
+                )
+            directories.append(str(directory))
+        return directories
+
+    def process_settings(self, document: _Document, raw: dict) -> None:
+        if not self.once(self.settings_seen, document, "settings"):
+            return
+        spec, _ = self.validate_partly(document, "settings", SettingsSpec, raw)
+        if spec is None:
+            return
+        directories = self.directories(document, "profile_dirs", spec.profile_dirs, "profile")
+        mib_directories = self.directories(document, "mib_dirs", spec.mib_dirs, "MIB module")
+        self.settings = Settings(
+            interval=spec.interval,
+            timeout=spec.timeout,
+            retries=spec.retries,
+            concurrency=spec.concurrency,
+            max_in_flight_per_device=spec.max_in_flight_per_device,
+            max_repetitions=spec.max_repetitions,
+            listen_host=spec.listen[0],
+            listen_port=spec.listen[1],
+            profile_dirs=tuple(directories),
+            mib_dirs=tuple(mib_directories),
+        )
+        explicit = spec.model_fields_set
+        self.base = inv.Layer(
+            origin=document.origin("settings"),
+            interval=spec.interval if "interval" in explicit else None,
+            timeout=spec.timeout if "timeout" in explicit else None,
+            retries=spec.retries if "retries" in explicit else None,
+        )
+
+    def process_credentials(self, document: _Document, name: str, raw: Any) -> None:
+        path = join_path("credentials", name)
+        if message := inv.check_name(name, "credentials name"):
+            self.reporter.error(document.where(path), message)
+            return
+        if name in self.credential_origin:
+            self.reporter.error(
+                document.where(path),
+                f"credentials {name!r} are already defined at {self.credential_origin[name]}; "
+                "each name may be defined once",
+            )
+            return
+        self.credential_origin[name] = document.where(path)
+        context = {"base_dir": document.file.parent, "environ": self.environ}
+        spec = self.validate(document, path, CredentialSpec, raw, context)
+        if spec is not None:
+            self.credentials[name] = SnmpCredentials(name=name, version=spec.version, community=spec.community)
+
+    def process_defaults(self, document: _Document, raw: dict) -> None:
+        if not self.once(self.defaults_seen, document, "defaults"):
+            return
+        spec, _ = self.validate_partly(document, "defaults", LayerSpec, raw)
+        if spec is not None:
+            self.defaults = _layer(spec, document.origin("defaults"))
+
+    def process_group(self, document: _Document, name: str, raw: Any) -> None:
+        path = join_path("groups", name)
+        if message := inv.check_name(name, "group name"):
+            self.reporter.error(document.where(path), message)
+            return
+        if name in self.groups:
+            first = self.groups[name].layer.origin.at()
+            self.reporter.error(
+                document.where(path),
+                f"group {name!r} is already defined at {first}; each group may be defined once",
+            )
+            return
+        spec, _ = self.validate_partly(document, path, GroupSpec, {} if raw is None else raw)
+        if spec is None:  # keep the name known, so devices naming it get no follow-up errors
+            self.groups[name] = inv.GroupEntry(name, inv.Layer(origin=document.origin(path)))
+            return
+        self.groups[name] = inv.GroupEntry(name, _layer(spec, document.origin(path)), tuple(spec.kinds), spec.parent)
+
+    def process_device(self, document: _Document, path: str, raw: Any) -> None:
+        self.device_items += 1
+        origin = document.origin(path)
+        # a device with a bad field keeps its valid ones (marked broken): its id still counts for duplicates
+        # and upstream links, and its references are still checked
+        spec, failed = self.validate_partly(document, path, DeviceSpec, raw, placeholders=_DEVICE_PLACEHOLDERS)
+        if spec is None:
+            return
+        host, port = spec.address
+        self.entries.append(
+            inv.DeviceEntry(
+                id=spec.id,
+                layer=_layer(spec, origin),
+                kind="" if failed and "kind" in failed else spec.kind,
+                host=host,
+                port=port,
+                site=spec.site,
+                district=spec.district,
+                lat=spec.lat,
+                lon=spec.lon,
+                upstream=spec.upstream,
+                model=spec.model,
+                group=spec.group,
+                broken=failed is not None,
+            )
+        )
+
+    def read_inventories(self) -> bool:
+        """Read every CSV inventory; False if any file (YAML or CSV) was unusable."""
+        usable = not self.unreadable
+        for source in self.csv_sources:
+            if source.group is not None and source.group not in self.groups:
+                defined = ", ".join(self.groups) or "none; add them under groups:"
+                self.reporter.error(source.origin.at("group"), f"unknown group {source.group!r} (defined: {defined})")
+                source = inv.CsvSource(source.index, source.file, source.origin, None)
+            self.reporter.register(source.file)
+            rows = inv.read_csv(source, self.reporter)
+            if rows is None:
+                usable = False
+            else:
+                self.device_items += len(rows)
+                self.entries.extend(rows)
+        return usable
+
+
+_DEVICE_PLACEHOLDERS = {"kind": "invalid", "address": "0.0.0.0"}  # stand-ins in a broken device's partial spec
+
+
+def _layer(spec: LayerSpec | GroupSpec | DeviceSpec, origin: inv.Origin) -> inv.Layer:
+    return inv.Layer(
+        origin=origin,
+        credentials=spec.credentials,
+        profiles=tuple(spec.profiles) if spec.profiles is not None else None,
+        interval=spec.interval,
+        timeout=spec.timeout,
+        retries=spec.retries,
+        tags=tuple(spec.tags),
+    )
+
+
+def load_inventory(
+    path: Path, known_profiles: set[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Inventory:
+    """Load the configuration at ``path`` (and its includes) into a resolved :class:`Inventory`.
+
+    ``known_profiles``: profile names that exist besides those in the
+    configuration's own ``settings.profile_dirs`` (which are added); None skips
+    the profile reference check. ``environ`` replaces ``os.environ`` for
+    ``${VAR}`` secret references. Raises :class:`ConfigError` listing every
+    problem found; warnings (e.g. ignored CSV columns) end up in
+    ``Inventory.warnings``.
+    """
+    path = Path(path)
+    reporter = _Collector()
+    loader = _Loader(os.environ if environ is None else environ, reporter)
+    loader.load_file(path, None)
+    files_usable = loader.read_inventories()
+    extra_profiles = profile_names([Path(d) for d in loader.settings.profile_dirs])
+    profiles = None if known_profiles is None else set(known_profiles) | extra_profiles
+    devices, groups = inv.resolve(
+        loader.base,
+        loader.defaults,
+        loader.groups,
+        loader.entries,
+        set(loader.credential_origin),
+        profiles,
+        reporter,
+    )
+    if loader.device_items == 0 and files_usable:
+        reporter.error(
+            loader.root_devices_where or inv.Where(path, None, "devices"),
+            "the inventory has no devices: add entries under devices: or a CSV file under inventory:",
+        )
+    if reporter.errors:
+        raise ConfigError(reporter.ordered(reporter.errors))
+    warnings = [str(issue) for issue in reporter.ordered(reporter.warnings)]
+    log.debug(
+        "loaded %s: %d devices, %d groups, %d credential sets, %d warnings",
+        path,
+        len(devices),
+        len(groups),
+        len(loader.credentials),
+        len(warnings),
+    )
+    return Inventory(
+        settings=loader.settings,
+        credentials=loader.credentials,
+        devices=devices,
+        groups=groups,
+        warnings=warnings,
+    )
