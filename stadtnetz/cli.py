@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -20,8 +22,64 @@ from rich.table import Table
 
 from stadtnetz import __version__
 
+if TYPE_CHECKING:
+    from collectors.snmp.profiles import ProfileLibrary
+    from simulators.runner import Simulation
+    from stadtnetz.model import Inventory
+    from stadtnetz.service import Service
+
 console = Console(stderr=True)
 out = Console()
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _load(config_path: Path) -> tuple[Inventory, ProfileLibrary]:
+    """The configuration and the profiles it uses, or every problem printed and exit code 2."""
+    from collectors.snmp.profiles import ProfileError, load_profiles, profile_names
+    from stadtnetz.config import ConfigError, load_inventory
+
+    try:
+        inventory = load_inventory(config_path, known_profiles=profile_names())
+        library = load_profiles([Path(d) for d in inventory.settings.profile_dirs], inventory.settings.mib_dirs)
+    except (ConfigError, ProfileError) as exc:
+        for issue in getattr(exc, "issues", [exc]):
+            console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+        console.print(f"{config_path}: not started, fix the problems above", markup=False, highlight=False)
+        sys.exit(EXIT_CONFIG)
+    for warning in inventory.warnings:
+        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    return inventory, library
+
+
+def _listen_option(value: str | None) -> tuple[str | None, int | None]:
+    if value is None:
+        return None, None
+    from stadtnetz.config import parse_listen
+
+    try:
+        return parse_listen(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
+
+
+async def _until_signal(duration: float | None) -> asyncio.Event:
+    """An event set on SIGINT/SIGTERM, or after ``duration`` seconds."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    return stop
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,6 +164,131 @@ def check(config_path: Path) -> None:
     from stadtnetz.check import run_check
 
     sys.exit(run_check(config_path, out, errors=console))
+
+
+@main.command()
+@click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The YAML configuration (see config/example-city.yaml).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Poll only this process's share: shard I of N (1-based), rendezvous hashing on device id.")
+@click.option("--listen", default=None, metavar="HOST:PORT", help="Serve /metrics here instead of settings.listen.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+def run(config_path: Path, shard: str | None, listen: str | None, log_level: str) -> None:
+    """Poll every device of the configuration on schedule and serve /metrics, until Ctrl-C or SIGTERM."""
+    from stadtnetz.scheduler import parse_shard, shard_devices
+    from stadtnetz.service import Service
+
+    _setup_logging(log_level)
+    host, port = _listen_option(listen)
+    try:
+        index, count = parse_shard(shard) if shard else (0, 1)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    inventory, library = _load(config_path)
+    devices = shard_devices(inventory.devices, index, count)
+
+    async def serve() -> None:
+        service = Service(inventory, library, devices, listen_host=host, listen_port=port)
+        stop = await _until_signal(None)
+        url = await service.start()
+        share = f" (shard {index + 1}/{count} of {len(inventory.devices)})" if count > 1 else ""
+        console.print(f"polling {len(devices)} devices{share}; metrics at {url}metrics", highlight=False)
+        try:
+            await stop.wait()
+        finally:
+            await service.stop()
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_RUNTIME)
+
+
+@main.command()
+@click.option("--devices", "-n", type=click.IntRange(min=3), default=650, show_default=True,
+              help="Devices in the simulated city (650 gives 520 hotspots).")
+@click.option("--duration", type=click.FloatRange(min=0), default=None,
+              help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--listen", default="127.0.0.1:9873", show_default=True, metavar="HOST:PORT",
+              help="Where /metrics is served.")
+@click.option("--interval", type=click.FloatRange(min=1), default=15.0, show_default=True,
+              help="Seconds between polls of each device.")
+@click.option("--sim-port", type=click.IntRange(0, 65535), default=1161, show_default=True,
+              help="UDP port of the simulated devices (a free one if taken).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Which simulated city.")
+def demo(devices: int, duration: float | None, listen: str, interval: float, sim_port: int, seed: int) -> None:
+    """The simulated city and the collector polling it, in one process: /metrics in seconds, no setup."""
+    from stadtnetz.demo import run_demo
+
+    _setup_logging("warning")
+    host, port = _listen_option(listen)
+    assert host is not None and port is not None
+
+    def announce(url: str, simulation: Simulation, service: Service) -> None:
+        counts = simulation.city.count_by_kind()
+        first = simulation.city.devices[0]
+        console.print(
+            f"simulated city: {len(simulation.city.devices)} devices ({counts['hotspot']} hotspots) on "
+            f"127.20.x.y UDP port {simulation.port}, e.g. snmpwalk -v2c -c public {first.address}:{simulation.port}"
+            f" 1.3.6.1.2.1.1",
+            highlight=False, soft_wrap=True,
+        )
+        console.print(f"collector polling every {interval:g} s; first values within {interval:g} s", highlight=False)
+        out.print(f"metrics: {url}metrics", highlight=False, soft_wrap=True)
+        sys.stdout.flush()
+
+    async def start() -> None:
+        stop = await _until_signal(duration)
+        await run_demo(devices, seed, sim_port, host, port, interval, stop, announce)
+
+    try:
+        asyncio.run(start())
+    except OSError as exc:
+        console.print(f"[red]error:[/red] {exc}; choose another address with --listen", highlight=False)
+        sys.exit(EXIT_RUNTIME)
+
+
+@main.command()
+@click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The YAML configuration the device is in.")
+@click.option("--rate", "gap", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+              help="Poll twice, this many seconds apart, to show counter rates.")
+@click.argument("device_id")
+def poll(config_path: Path, gap: float, device_id: str) -> None:
+    """Poll one device now and show every series it yields, as a table.
+
+    Exit code 1 if the device does not answer.
+    """
+    from collectors.snmp.poller import poll_once
+    from stadtnetz.clock import SystemClock
+    from stadtnetz.model import MetricKind, PollStatus
+
+    inventory, library = _load(config_path)
+    device = inventory.by_id().get(device_id)
+    if device is None:
+        close = sorted(d.id for d in inventory.devices if device_id.lower() in d.id.lower())[:5]
+        hint = f" (similar: {', '.join(close)})" if close else ""
+        console.print(f"no device {device_id!r} in {config_path}{hint}", highlight=False)
+        sys.exit(EXIT_CONFIG)
+    state = asyncio.run(poll_once(inventory, library, device, SystemClock(), gap))[device.id]
+    if state.status is not PollStatus.OK:
+        console.print(f"{device.id} ({device.endpoint}): {state.status.value}: {state.error}", highlight=False)
+        sys.exit(EXIT_RUNTIME)
+    table = Table(title=f"{device.id} ({device.kind}, {device.endpoint}) in {state.poll_seconds * 1000:.0f} ms")
+    table.add_column("metric")
+    table.add_column("labels")
+    table.add_column("value", justify="right")
+    if gap:
+        table.add_column("rate /s", justify="right")
+    for metric, labels, value in state.series():
+        row = [metric.exported_name, labels.lstrip(","), f"{value:g}" if isinstance(value, float) else str(value)]
+        if gap:
+            rate = state.value(metric, labels) if metric.kind is MetricKind.COUNTER else math.nan
+            row.append("" if math.isnan(rate) else f"{rate:,.1f}")
+        table.add_row(*row)
+    out.print(table)
 
 
 if __name__ == "__main__":

@@ -381,10 +381,12 @@ def _address(value: Any) -> tuple[str, int]:
 
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
-_LISTEN_RULE = "expected host:port, e.g. 127.0.0.1:9873, 0.0.0.0:9873 or [::1]:9873 (port 1-65535)"
+_LISTEN_RULE = (
+    "expected host:port, e.g. 127.0.0.1:9873, 0.0.0.0:9873 or [::1]:9873 (port 1-65535, or 0 for any free port)"
+)
 
 
-def _listen(value: Any) -> tuple[str, int]:
+def parse_listen(value: Any) -> tuple[str, int]:
     text = _text(value).strip()
     if text.startswith("["):
         try:
@@ -397,6 +399,8 @@ def _listen(value: Any) -> tuple[str, int]:
     host, colon, port_text = text.rpartition(":")
     if not colon or not host or ":" in host or not _HOSTNAME.fullmatch(host):
         raise ValueError(f"invalid listen address {text!r}: {_LISTEN_RULE}")
+    if port_text == "0":
+        return host, 0  # the operating system picks a free port; the service prints which
     try:
         return host, inv.parse_port(port_text)
     except ValueError:
@@ -437,7 +441,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Retries = Annotated[int, BeforeValidator(_whole(0))]
 Positive = Annotated[int, BeforeValidator(_whole(1))]
 Address = Annotated[tuple[str, int], BeforeValidator(_address)]
-Listen = Annotated[tuple[str, int], BeforeValidator(_listen)]
+Listen = Annotated[tuple[str, int], BeforeValidator(parse_listen)]
 Latitude = Annotated[float, BeforeValidator(_coordinate("lat"))]
 Longitude = Annotated[float, BeforeValidator(_coordinate("lon"))]
 SnmpVersion = Annotated[int, BeforeValidator(_snmp_version)]

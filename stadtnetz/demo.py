@@ -6,9 +6,17 @@ Owns turning a running simulation into the inventory the service polls
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from simulators.city import City
 from stadtnetz.model import Device, Inventory, Settings, SnmpCredentials
 from stadtnetz.secrets import Secret
+from stadtnetz.service import Service
+
+if TYPE_CHECKING:
+    from simulators.runner import Simulation
 
 DEMO_CREDENTIALS = "simulated-city"
 
@@ -41,3 +49,38 @@ def inventory_for_city(city: City, community: bytes, interval: float = 15.0, lis
     for device in devices:
         groups.setdefault(device.kind, []).append(device.id)
     return Inventory(settings, credentials, devices, {k: tuple(v) for k, v in groups.items()})
+
+
+async def run_demo(
+    devices: int,
+    seed: int,
+    sim_port: int,
+    listen_host: str,
+    listen_port: int,
+    interval: float,
+    stop: asyncio.Event,
+    announce: Callable[[str, Simulation, Service], None],
+) -> None:
+    """Serve a simulated city and poll it until ``stop`` is set.
+
+    The simulator takes ``sim_port`` if free, else any free port (the demo
+    polls whatever port it got).
+    """
+    from collectors.snmp.profiles import load_profiles
+    from simulators.runner import start_simulation
+
+    try:
+        simulation = await start_simulation(devices, seed=seed, port=sim_port)
+    except OSError:
+        simulation = await start_simulation(devices, seed=seed, port=0)
+    try:
+        inventory = inventory_for_city(simulation.city, b"public", interval=interval, listen_port=listen_port)
+        service = Service(inventory, load_profiles(), inventory.devices, listen_host=listen_host)
+        url = await service.start()
+        try:
+            announce(url, simulation, service)
+            await stop.wait()
+        finally:
+            await service.stop()
+    finally:
+        await simulation.close()

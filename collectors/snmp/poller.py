@@ -102,3 +102,17 @@ class SnmpPoller:
         self.durations.observe(duration)
         self.results.labels(status.value).inc()
         return status
+
+
+async def poll_once(
+    inventory: Inventory, library: ProfileLibrary, device: Device, clock: Clock, gap: float = 0.0
+) -> State:
+    """Poll one device now (twice, ``gap`` seconds apart, when rates are wanted); return its state."""
+    state = State([device], clock)
+    async with SnmpClient() as client:
+        poller = SnmpPoller(client, library, state, inventory, clock)
+        await poller.poll(device)
+        if gap > 0 and state[device.id].status is PollStatus.OK:
+            await asyncio.sleep(gap)
+            await poller.poll(device)
+    return state
