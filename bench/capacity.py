@@ -83,7 +83,7 @@ def render_comparison(samples: int, repeat: int) -> tuple[float, float]:
     for _ in range(repeat):
         gc.collect()
         start = time.perf_counter()
-        body = "".join(render_state(state))
+        body = render_state(state)
         ours.append(time.perf_counter() - start)
         gc.collect()
         start = time.perf_counter()
@@ -117,6 +117,20 @@ def state_bytes_per_device(devices: int = 1000) -> float:
     tracemalloc.stop()
     assert all(len(state[d.id].keys) == 30 for d in devs)
     return (after - before) / devices
+
+
+def _lag_quantile(exposition: str, quantile: float) -> float:
+    """A quantile of stadtnetz_scheduler_lag_seconds from the collector's own histogram."""
+    buckets = []
+    for line in exposition.splitlines():
+        if line.startswith("stadtnetz_scheduler_lag_seconds_bucket{"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    for bound, count in buckets:
+        if count >= quantile * total:
+            return bound
+    return float("nan")
 
 
 def collector_capacity(devices: int, interval: float, intervals: int, workdir: Path) -> dict[str, float]:
@@ -169,20 +183,27 @@ def collector_capacity(devices: int, interval: float, intervals: int, workdir: P
         cpu0, wall0 = collector.cpu_seconds(), time.monotonic()
         time.sleep(interval * intervals)
         cpu1, wall1 = collector.cpu_seconds(), time.monotonic()
-        renders = []
-        size = 0
+        renders, gzipped = [], []
+        size = compressed = 0
         for _ in range(3):
             start = time.perf_counter()
-            body = urllib.request.urlopen(url, timeout=60).read()
+            size = len(urllib.request.urlopen(url, timeout=60).read())
             renders.append(time.perf_counter() - start)
-            size = len(body)
+            start = time.perf_counter()  # as Prometheus asks for it
+            request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+            compressed = len(urllib.request.urlopen(request, timeout=60).read())
+            gzipped.append(time.perf_counter() - start)
+        lag = _lag_quantile(urllib.request.urlopen(url, timeout=60).read().decode(), 0.99)
         rss = int(Path(f"/proc/{collector.pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
         health = urllib.request.urlopen(url.replace("metrics", "healthz"), timeout=5).read().decode()
         return {
             "cpu_share": (cpu1 - cpu0) / (wall1 - wall0),
             "rss_mb": rss,
             "scrape_seconds": statistics.median(renders),
+            "scrape_gzip_seconds": statistics.median(gzipped),
             "metrics_mb": size / 1e6,
+            "metrics_gzip_mb": compressed / 1e6,
+            "lag_p99": lag,
             "health": health,  # type: ignore[dict-item]
         }
     finally:
@@ -213,8 +234,13 @@ def main() -> None:
             result = collector_capacity(args.devices, args.interval, args.intervals, Path(tmp))
         share, rss = result["cpu_share"], result["rss_mb"]
         print(
-            f"collector, {args.devices} devices every {args.interval:g} s: CPU {share:.1%} of one core, "
-            f"RSS {rss:.0f} MB, /metrics {result['metrics_mb']:.1f} MB served in {result['scrape_seconds']:.2f} s"
+            f"collector, {args.devices} devices every {args.interval:g} s: "
+            f"CPU {share:.1%} of one core, RSS {rss:.0f} MB"
+        )
+        print(
+            f"/metrics: {result['metrics_mb']:.1f} MB in {result['scrape_seconds']:.2f} s; gzip (as Prometheus asks) "
+            f"{result['metrics_gzip_mb']:.1f} MB in {result['scrape_gzip_seconds']:.2f} s; "
+            f"99% of polls started within {result['lag_p99']:g} s of their due time"
         )
         print(f"health: {result['health']}")
     print(f"RESULT cpu_share_10k={share:.3f} render_ratio_vs_prometheus_client={theirs / ours:.2f} rss_mb={rss:.0f}")

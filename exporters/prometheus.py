@@ -4,21 +4,24 @@ Owns ``/metrics``' body. Series are rendered straight from the state's
 compact arrays with each device's labels pre-rendered once, grouped by metric
 family as the format requires; the collector's own metrics (poll durations,
 timeouts, malformed packets, scheduler lag) come from a prometheus_client
-registry appended at the end. Rendering 100,000 samples this way is several
-times faster than prometheus_client's ``generate_latest`` (``bench/capacity.py``).
+registry appended at the end. Rendering 100,000 samples this way is many
+times faster than prometheus_client's ``generate_latest`` (``bench/capacity.py``),
+and the web server streams it in pieces so polling never stalls for a scrape.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 
 from stadtnetz.model import MetricDef, MetricKind, PollStatus
-from stadtnetz.state import State, device_labels
+from stadtnetz.state import DeviceState, State, device_labels
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BATCH_DEVICES = 250  # devices rendered between two returns to the event loop
 
 SNMP_STATUS = MetricDef(
     "stadtnetz_device_snmp_status", MetricKind.ENUM, "Result of the device's last SNMP poll (status label)."
@@ -49,49 +52,72 @@ def _header(metric: MetricDef) -> str:
     return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
 
 
-def render_state(state: State) -> list[str]:
-    """Every device series as text lines, grouped by family, families sorted by name."""
-    families: dict[MetricDef, list[str]] = {}
-    names: dict[MetricDef, str] = {}
-    ok = PollStatus.OK
-    status_lines: list[str] = []
-    seen_lines: list[str] = []
-    duration_lines: list[str] = []
-    for device in state.devices.values():
-        head = device_labels(device.device)
-        status_lines.append(f'stadtnetz_device_snmp_status{{{head},status="{device.status.value}"}} 1\n')
-        if device.last_seen:
-            seen_lines.append(f"stadtnetz_device_last_seen_timestamp_seconds{{{head}}} {device.last_seen!r}\n")
-        if device.status is not PollStatus.UNKNOWN:
-            duration_lines.append(f"stadtnetz_device_poll_duration_seconds{{{head}}} {device.poll_seconds!r}\n")
-        if device.status is not ok:
-            continue  # a device that did not answer has no current values: Prometheus marks them stale
-        counters, values, positions = device.counters, device.values, device.layout.counters
-        for slot, (metric, labels) in enumerate(device.layout.keys):
-            lines = families.get(metric)
-            if lines is None:
-                lines = families[metric] = []
-                names[metric] = metric.exported_name
-            position = positions[slot]
-            if position >= 0:
-                lines.append(f"{names[metric]}{{{head}{labels}}} {counters[2 * position]}\n")
-            else:
-                value = values[slot]
-                if value == value:  # NaN: unknown, not exported
-                    lines.append(f"{names[metric]}{{{head}{labels}}} {_number(value)}\n")
-    families[SNMP_STATUS] = status_lines
-    families[LAST_SEEN] = seen_lines
-    families[POLL_DURATION] = duration_lines
-    out: list[str] = []
-    for metric in sorted(families, key=lambda m: m.exported_name):
-        lines = families[metric]
-        if lines:
-            out.append(_header(metric))
-            out.extend(lines)
-    return out
+class _Families:
+    """Series lines bucketed by metric family, filled a batch of devices at a time."""
+
+    def __init__(self) -> None:
+        self.lines: dict[MetricDef, list[str]] = {SNMP_STATUS: [], LAST_SEEN: [], POLL_DURATION: []}
+        self.names: dict[MetricDef, str] = {}
+
+    def add(self, devices: Iterable[DeviceState]) -> None:
+        families, names = self.lines, self.names
+        status_lines, seen_lines, duration_lines = families[SNMP_STATUS], families[LAST_SEEN], families[POLL_DURATION]
+        ok, unknown = PollStatus.OK, PollStatus.UNKNOWN
+        for device in devices:
+            head = device_labels(device.device)
+            status_lines.append(f'stadtnetz_device_snmp_status{{{head},status="{device.status.value}"}} 1\n')
+            if device.last_seen:
+                seen_lines.append(f"stadtnetz_device_last_seen_timestamp_seconds{{{head}}} {device.last_seen!r}\n")
+            if device.status is not unknown:
+                duration_lines.append(f"stadtnetz_device_poll_duration_seconds{{{head}}} {device.poll_seconds!r}\n")
+            if device.status is not ok:
+                continue  # a device that did not answer has no current values: Prometheus marks them stale
+            counters, values, positions = device.counters, device.values, device.layout.counters
+            for slot, (metric, labels) in enumerate(device.layout.keys):
+                lines = families.get(metric)
+                if lines is None:
+                    lines = families[metric] = []
+                    names[metric] = metric.exported_name
+                position = positions[slot]
+                if position >= 0:
+                    lines.append(f"{names[metric]}{{{head}{labels}}} {counters[2 * position]}\n")
+                else:
+                    value = values[slot]
+                    if value == value:  # NaN: unknown, not exported
+                        lines.append(f"{names[metric]}{{{head}{labels}}} {_number(value)}\n")
+
+    def blocks(self) -> Iterator[str]:
+        """One text block per family (header and lines), families sorted by name."""
+        for metric in sorted(self.lines, key=lambda m: m.exported_name):
+            lines = self.lines[metric]
+            if lines:
+                yield _header(metric) + "".join(lines)
+
+
+def render_state(state: State) -> str:
+    """Every device series as exposition text, grouped by family, families sorted by name."""
+    families = _Families()
+    families.add(state.devices.values())
+    return "".join(families.blocks())
 
 
 def render(state: State, registries: Iterable[CollectorRegistry] = ()) -> bytes:
-    """The whole /metrics body."""
-    body = "".join(render_state(state)).encode()
-    return body + b"".join(generate_latest(registry) for registry in registries)
+    """The whole /metrics body at once (tests, small cities); the web server streams instead."""
+    return render_state(state).encode() + b"".join(generate_latest(registry) for registry in registries)
+
+
+async def render_stream(
+    state: State, registries: Iterable[CollectorRegistry] = (), batch: int = BATCH_DEVICES
+) -> AsyncIterator[bytes]:
+    """The /metrics body in pieces, yielding to the event loop between batches of devices and between
+    families, so polls keep their timing while a city of 10,000 devices is rendered."""
+    families = _Families()
+    devices = list(state.devices.values())
+    for start in range(0, len(devices), batch):
+        families.add(devices[start : start + batch])
+        await asyncio.sleep(0)
+    for block in families.blocks():
+        yield block.encode()
+        await asyncio.sleep(0)
+    for registry in registries:
+        yield generate_latest(registry)
