@@ -100,13 +100,14 @@ class _Located:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark else 0
-            raise ProfileError([f"{self.path}:{line}: {getattr(exc, 'problem', None) or exc}"]) from None
+            problem = getattr(exc, "problem", None) or exc
+            raise ProfileError([f"{self.path}:{line}: (yaml syntax): {problem}"]) from None
         except OSError as exc:
             raise ProfileError([f"{self.path}: cannot read: {exc.strerror}"]) from None
         return None if node is None else self._convert(node, ())
 
     def _convert(self, node: yaml.Node, path: tuple) -> Any:
-        self.lines[path] = node.start_mark.line + 1
+        self.lines.setdefault(path, node.start_mark.line + 1)  # a mapping's key line is recorded first
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -115,8 +116,8 @@ class _Located:
                     raise ProfileError(
                         [f"{self.path}:{key_node.start_mark.line + 1}: {_dotted((*path, key))}: duplicate key"]
                     )
+                self.lines[(*path, key)] = key_node.start_mark.line + 1  # errors point at the key, not a block below
                 result[key] = self._convert(value_node, (*path, key))
-                self.lines.setdefault((*path, key), key_node.start_mark.line + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self._convert(item, (*path, i)) for i, item in enumerate(node.value)]
@@ -257,9 +258,10 @@ class _Compiler:
                 (*path, "column"), f"unknown column {name!r} (this table has: {sorted(self.columns)})"
             )
         index = self.index(spec.get("index"), (*path, "index"))
-        suffix = tuple(spec.get("suffix") or ())
-        if not all(isinstance(a, int) and a >= 0 for a in suffix):
+        raw_suffix = spec.get("suffix") or ()
+        if not isinstance(raw_suffix, list | tuple) or not all(isinstance(a, int) and a >= 0 for a in raw_suffix):
             raise _ProfileSpecError((*path, "suffix"), "suffix must be a list of non-negative integers")
+        suffix = tuple(raw_suffix)
         fallback = self.value(spec["fallback"], (*path, "fallback")) if "fallback" in spec else None
         mapping = spec.get("map")
         if mapping is not None and not isinstance(mapping, dict):
@@ -620,6 +622,15 @@ class _Loader:
             raise _ProfileSpecError(path, "states must map raw values to state names")
         return {str(k): str(v) for k, v in spec.items()}
 
+    @staticmethod
+    def _list(value: Any, path: tuple) -> list:
+        """A list from YAML (absent: empty); anything else is an error, never iterated as one."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise _ProfileSpecError(path, "must be a list")
+        return value
+
     def profile(self, name: str, source: Path, data: Any) -> Profile:
         if not isinstance(data, dict):
             raise _ProfileSpecError((), "a profile is a mapping with description, select, scalars, info, tables")
@@ -630,13 +641,14 @@ class _Loader:
         select = data.get("select") or {}
         if not isinstance(select, dict) or set(select) - {"kinds", "sys_object_ids"}:
             raise _ProfileSpecError(("select",), "select takes kinds: [...] and/or sys_object_ids: [...]")
-        kinds = frozenset(str(k) for k in select.get("kinds") or ())
+        kinds = frozenset(str(k) for k in self._list(select.get("kinds"), ("select", "kinds")))
         prefixes = tuple(
-            self.oid(p, ("select", "sys_object_ids", i)) for i, p in enumerate(select.get("sys_object_ids") or ())
+            self.oid(p, ("select", "sys_object_ids", i))
+            for i, p in enumerate(self._list(select.get("sys_object_ids"), ("select", "sys_object_ids")))
         )
-        scalars = [self.scalar(s, ("scalars", i)) for i, s in enumerate(data.get("scalars") or ())]
-        info = [self.info(s, ("info", i)) for i, s in enumerate(data.get("info") or ())]
-        tables = [self.table(t, ("tables", i)) for i, t in enumerate(data.get("tables") or ())]
+        scalars = [self.scalar(s, ("scalars", i)) for i, s in enumerate(self._list(data.get("scalars"), ("scalars",)))]
+        info = [self.info(s, ("info", i)) for i, s in enumerate(self._list(data.get("info"), ("info",)))]
+        tables = [self.table(t, ("tables", i)) for i, t in enumerate(self._list(data.get("tables"), ("tables",)))]
         return Profile(name, source, str(data.get("description") or ""), kinds, prefixes, scalars, info, tables)
 
     def _keys(self, spec: Any, allowed: set[str], required: set[str], path: tuple) -> dict:
@@ -657,6 +669,8 @@ class _Loader:
             raise _ProfileSpecError((*path, "type"), "info metrics go under info:, with labels")
         metric = self.metric(spec["metric"], kind, spec.get("help"), spec.get("unit"), (*path, "metric"))
         scale = spec.get("scale")
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)):
+            raise _ProfileSpecError((*path, "scale"), "scale must be a number")
         return _ScalarPlan(
             self.oid(spec["oid"], (*path, "oid")),
             metric,
@@ -693,12 +707,18 @@ class _Loader:
         if not isinstance(columns_spec, dict) or not columns_spec:
             raise _ProfileSpecError((*path, "columns"), "columns map names to column OIDs")
         columns = {str(k): self.oid(v, (*path, "columns", k)) for k, v in columns_spec.items()}
-        if spec["rows"] not in columns:
+        if not isinstance(spec["rows"], str) or spec["rows"] not in columns:
             raise _ProfileSpecError((*path, "rows"), f"rows must name one of the columns {sorted(columns)}")
-        index_names = [self.label_name(n, (*path, "index", i)) for i, n in enumerate(spec.get("index") or ())]
+        index_names = [
+            self.label_name(n, (*path, "index", i))
+            for i, n in enumerate(self._list(spec.get("index"), (*path, "index")))
+        ]
         labels: list[tuple[str, Expr]] = []
         known: list[str] = list(index_names)
-        for label, expr in (spec.get("labels") or {}).items():
+        labels_spec = spec.get("labels") or {}
+        if not isinstance(labels_spec, dict):
+            raise _ProfileSpecError((*path, "labels"), "labels map label names to expressions")
+        for label, expr in labels_spec.items():
             label_path = (*path, "labels", label)
             name = self.label_name(label, label_path)
             labels.append((name, _Compiler(set(columns), known).value(expr, label_path)))
@@ -706,7 +726,7 @@ class _Loader:
         where_column = where_label = None
         if "where" in spec:
             where = self._keys(spec["where"], {"column", "label", "in"}, {"in"}, (*path, "where"))
-            values = frozenset(label_text(v) for v in where["in"])
+            values = frozenset(label_text(v) for v in self._list(where["in"], (*path, "where", "in")))
             if "column" in where:
                 if where["column"] not in columns:
                     raise _ProfileSpecError((*path, "where", "column"), f"unknown column {where['column']!r}")
@@ -719,7 +739,8 @@ class _Loader:
                 raise _ProfileSpecError((*path, "where"), "where needs column: or label:")
         speed = _Compiler(set(columns), known).value(spec["speed"], (*path, "speed")) if "speed" in spec else None
         metrics = [
-            self.table_metric(m, (*path, "metrics", i), set(columns), known) for i, m in enumerate(spec["metrics"])
+            self.table_metric(m, (*path, "metrics", i), set(columns), known)
+            for i, m in enumerate(self._list(spec["metrics"], (*path, "metrics")))
         ]
         return _TablePlan(
             str(spec["name"]), columns, spec["rows"], index_names, labels, where_column, where_label, speed, metrics
