@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 venv:
 	scripts/setup-venv.sh $(VENV)
 
-## Serve the simulated city (no hardware, no server needed) until Ctrl-C.
+## The simulated city and the collector polling it; /metrics on http://127.0.0.1:9873/metrics until Ctrl-C.
 demo: venv
-	$(BIN)/stadtnetz simulate --devices 650 --write-inventory var/inventory.csv
+	$(BIN)/stadtnetz demo $(DEMO_ARGS)
 
 ## Install everything the tests need (apt packages as root or via sudo), lint, run the suite.
 test:

@@ -87,8 +87,8 @@ async def _until_signal(duration: float | None) -> asyncio.Event:
 def main() -> None:
     """stadtnetz: monitoring for the networks a German municipal utility runs.
 
-    Fibre backbone, public WLAN hotspots and EV charging points, polled over
-    SNMP and ping and published to Prometheus and friends.
+    Fibre backbone, public WLAN hotspots and the modems of EV charging points,
+    polled over SNMP and published to Prometheus. Start with `stadtnetz demo`.
     """
 
 
