@@ -36,6 +36,7 @@ from stadtnetz.clock import SystemClock
 from stadtnetz.model import Device, MetricDef, MetricKind, Reading
 from stadtnetz.state import State
 from tests.support.processes import Daemon, free_port
+from tests.support.simulation import start_simulator_process
 
 SERIES_PER_DEVICE = 50
 
@@ -134,26 +135,9 @@ def _lag_quantile(exposition: str, quantile: float) -> float:
 
 
 def collector_capacity(devices: int, interval: float, intervals: int, workdir: Path) -> dict[str, float]:
-    port = free_port(kind=2)
-    inventory = workdir / "inventory.csv"
-    simulator = Daemon(
-        [
-            sys.executable,
-            "-m",
-            "stadtnetz.cli",
-            "simulate",
-            "--devices",
-            str(devices),
-            "--port",
-            str(port),
-            "--write-inventory",
-            str(inventory),
-        ],
-        workdir / "simulator.log",
-    )
+    simulator, _, inventory = start_simulator_process(workdir, devices)
     collector = None
     try:
-        simulator.wait_ready(lambda: "ready" in simulator.log_path.read_text(errors="replace"), 180, "simulator")
         listen = free_port()
         config = workdir / "capacity.yaml"
         config.write_text(

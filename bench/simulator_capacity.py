@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collectors.snmp.client import SnmpClient, Target
-from tests.support.processes import Daemon, free_port, process_cpu_seconds
+from tests.support.processes import process_cpu_seconds
+from tests.support.simulation import start_simulator_process
 
 SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 IF_MIB_ROOTS = [(1, 3, 6, 1, 2, 1, 2), (1, 3, 6, 1, 2, 1, 31, 1, 1)]
@@ -57,25 +58,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="stadtnetz-bench-") as tmp:
-        inventory = Path(tmp) / "inventory.csv"
-        port = free_port(kind=2)  # SOCK_DGRAM
-        simulator = Daemon(
-            [
-                sys.executable,
-                "-m",
-                "stadtnetz.cli",
-                "simulate",
-                "--devices",
-                str(args.devices),
-                "--port",
-                str(port),
-                "--write-inventory",
-                str(inventory),
-            ],
-            Path(tmp) / "simulator.log",
-        )
+        simulator, _, inventory = start_simulator_process(Path(tmp), args.devices)
         try:
-            simulator.wait_ready(lambda: "ready" in simulator.log_path.read_text(errors="replace"), 120, "simulator")
             targets = read_targets(inventory)
 
             async def run() -> list[tuple[float, float, int]]:

@@ -70,6 +70,7 @@ if str(REPO) not in sys.path:
 from collectors.snmp.client import SnmpClient, SnmpError, Target  # noqa: E402
 from tests.support.processes import CLOCK_TICKS, Daemon, free_port  # noqa: E402
 from tests.support.real_snmpd import start_snmpd  # noqa: E402
+from tests.support.simulation import start_simulator_process  # noqa: E402
 
 SYS_UPTIME_0 = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 INTERFACES = (1, 3, 6, 1, 2, 1, 2)
@@ -151,7 +152,6 @@ class DeviceSource:
         return self.daemon.cpu_seconds()
 
 
-_READY = re.compile(r"\bready\b", re.IGNORECASE)  # not "already (in use)"
 
 
 class SimulatorSource(DeviceSource):
@@ -166,32 +166,8 @@ class SimulatorSource(DeviceSource):
         self.ready_timeout = ready_timeout
 
     def start(self) -> list[Device]:
-        if self.inventory.exists():
-            self.inventory.unlink()
-        argv = [
-            sys.executable,
-            "-m",
-            "stadtnetz.cli",
-            "simulate",
-            "--devices",
-            str(self.devices),
-            "--write-inventory",
-            str(self.inventory),
-            "--port",
-            "0",  # a free UDP port: never collide with another simulator on this machine
-        ]
-        env = {
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-            "PYTHONUNBUFFERED": "1",  # its `ready` line must reach the log now, not when a buffer fills
-        }
-        self.daemon = Daemon(argv, self.workdir / "simulator.log", env=env, cwd=REPO)
-        log = self.daemon.log_path
-
-        def ready() -> bool:
-            return bool(_READY.search(log.read_text(errors="replace"))) and self.inventory.exists()
-
-        self.daemon.wait_ready(ready, self.ready_timeout, "simulated city (python -m stadtnetz.cli simulate)")
-        return read_inventory(self.inventory, self.devices)
+        self.daemon, _, inventory = start_simulator_process(self.workdir, self.devices, timeout=self.ready_timeout)
+        return read_inventory(inventory, self.devices)
 
 
 class InventorySource(DeviceSource):

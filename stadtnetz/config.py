@@ -522,15 +522,11 @@ class LayerSpec(_Spec):
     tags: Tags = []
 
 
-class GroupSpec(_Spec):
+class GroupSpec(LayerSpec):
+    """What a group may set: everything ``defaults`` may, plus the kinds it claims and its parent."""
+
     kinds: Kinds = []
     parent: Name | None = None
-    credentials: Name | None = None
-    profiles: Names | None = None
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    retries: Retries | None = None
-    tags: Tags = []
 
 
 class DeviceSpec(_Spec):

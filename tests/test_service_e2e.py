@@ -21,6 +21,7 @@ import pytest
 
 from tests.support.processes import Daemon, free_port, wait_until
 from tests.support.prometheus import Prometheus
+from tests.support.simulation import start_simulator_process
 
 SECRET = "s3cr3t-c0mmunity-4711"
 DEVICES = 120
@@ -40,26 +41,8 @@ def get(url: str) -> bytes:
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[dict[str, str]]]]:
     """A simulated city in its own process; yields its directory and inventory rows."""
     directory = tmp_path_factory.mktemp("city")
-    inventory = directory / "inventory.csv"
-    port = free_port(kind=2)
-    simulator = Daemon(
-        stadtnetz(
-            "simulate",
-            "--devices",
-            str(DEVICES),
-            "--seed",
-            "3",
-            "--port",
-            str(port),
-            "--community",
-            SECRET,
-            "--write-inventory",
-            str(inventory),
-        ),
-        directory / "simulator.log",
-    )
+    simulator, _, inventory = start_simulator_process(directory, DEVICES, seed=3, community=SECRET, timeout=60)
     try:
-        simulator.wait_ready(lambda: "ready" in simulator.log_path.read_text(errors="replace"), 60, "simulator")
         config = directory / "city.yaml"
         config.write_text(
             f"settings:\n  interval: {INTERVAL}s\n  timeout: 1s\n  retries: 1\n"

@@ -1,4 +1,4 @@
-"""A simulated city served from a background thread's event loop, for tests in the main thread.
+"""Simulated cities for tests and benchmarks: in a background thread of this process, or as a child process.
 
 Tests talk to it over the real wire (our client, net-snmp's tools) and switch
 faults through :meth:`ThreadedSimulation.call`, which runs on the simulator's
@@ -8,13 +8,17 @@ own loop so no state is touched from two threads at once.
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 from simulators.runner import Simulation, start_simulation
 from stadtnetz.clock import Clock
+from tests.support.processes import Daemon, free_port
 
 T = TypeVar("T")
 
@@ -55,3 +59,46 @@ class ThreadedSimulation:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_simulator_process(
+    directory: Path, devices: int, *, seed: int = 1, community: str = "public", timeout: float = 180.0
+) -> tuple[Daemon, int, Path]:
+    """``stadtnetz simulate`` as a child process on a free UDP port; waits until it serves.
+
+    Returns the daemon (stop it by calling ``stop()``), the UDP port and the inventory CSV it wrote.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    inventory = directory / "inventory.csv"
+    inventory.unlink(missing_ok=True)
+    port = free_port(kind=socket.SOCK_DGRAM)
+    simulator = Daemon(
+        [
+            sys.executable,
+            "-m",
+            "stadtnetz.cli",
+            "simulate",
+            "--devices",
+            str(devices),
+            "--seed",
+            str(seed),
+            "--port",
+            str(port),
+            "--community",
+            community,
+            "--write-inventory",
+            str(inventory),
+        ],
+        directory / "simulator.log",
+        env={"PYTHONUNBUFFERED": "1"},  # its "ready" line must reach the log at once
+        cwd=REPO,
+    )
+    simulator.wait_ready(
+        lambda: "ready" in simulator.log_path.read_text(errors="replace") and inventory.exists(),
+        timeout,
+        "simulated city (stadtnetz simulate)",
+    )
+    return simulator, port, inventory
