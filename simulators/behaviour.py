@@ -8,6 +8,13 @@ optical levels. Faults (silent, slow, interface down, reboot, counter wrap,
 optics degrading) live in :class:`DeviceRuntime` and are applied at the
 instant they are injected, so everything a poller reads stays consistent.
 
+The link to each device is modelled too: a one-way base latency, jitter and a
+loss probability, by kind of device (fibre backbone below a millisecond,
+hotspots a few milliseconds, charger modems on LTE tens of milliseconds with
+about 1 % loss), plus whatever a ``degrade`` fault adds. Every ping and SNMP
+exchange draws from the device's own deterministic random stream, so what one
+device measures does not depend on traffic to the others.
+
 Local time is taken as UTC+1 (CET) without daylight saving: good enough for a
 day/night curve.
 """
@@ -23,6 +30,7 @@ from simulators.city import (
     KIND_CHARGER_MODEM,
     KIND_CORE,
     KIND_DISTRIBUTION,
+    KIND_HOTSPOT,
     KIND_SCHOOL_AP,
     City,
     DeviceSpec,
@@ -41,6 +49,29 @@ NO_LIGHT_DBM = -40.0
 # Hour of the daily peak per kind of device (public WLAN peaks in the evening, schools mid-morning).
 PEAK_HOUR = {KIND_CORE: 20.5, KIND_DISTRIBUTION: 20.0, KIND_SCHOOL_AP: 10.5, KIND_CHARGER_MODEM: 17.5}
 DEFAULT_PEAK_HOUR = 19.0
+
+
+@dataclass(frozen=True, slots=True)
+class LinkProfile:
+    """The link to a kind of device: one-way latency range (s), jitter (s, std dev of one way), loss per exchange."""
+
+    latency_min: float
+    latency_max: float
+    jitter: float
+    loss: float
+
+
+LINK_PROFILES = {
+    KIND_CORE: LinkProfile(0.00010, 0.00030, 0.00002, 0.0),  # own fibre ring
+    KIND_DISTRIBUTION: LinkProfile(0.00020, 0.00060, 0.00005, 0.0),
+    KIND_HOTSPOT: LinkProfile(0.0010, 0.0040, 0.0005, 0.0),  # copper/fibre access, a few ms
+    KIND_SCHOOL_AP: LinkProfile(0.0008, 0.0030, 0.0004, 0.0),
+    KIND_CHARGER_MODEM: LinkProfile(0.015, 0.035, 0.006, 0.01),  # LTE: tens of ms, ~1 % loss
+}
+_LINK_SALT = 0x6C696E6B  # "link": the link stream is independent of the values' random stream
+_GOLDEN = 0x9E3779B97F4A7C15
+_TWO_PI = 2.0 * math.pi
+_SQRT2 = math.sqrt(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +221,11 @@ class DeviceRuntime:
     """One simulated device at run time: its spec, its interfaces' counters and its faults."""
 
     __slots__ = (
-        "boot_time", "degradations", "delay", "epoch", "interfaces", "radio_curves", "rng_seed", "silent_until",
-        "spec", "wobble",
+        "boot_time", "degradations", "delay", "epoch", "extra_loss", "extra_rtt", "interfaces", "jitter", "latency",
+        "link_state", "loss", "radio_curves", "rng_seed", "silent_until", "spec", "wobble",
     )
 
-    def __init__(self, spec: DeviceSpec, epoch: float) -> None:
+    def __init__(self, spec: DeviceSpec, epoch: float, link_profile: bool = False) -> None:
         rng = random.Random(spec.seed)
         self.spec = spec
         self.epoch = epoch
@@ -208,6 +239,13 @@ class DeviceRuntime:
         self.silent_until = 0.0  # silent while now < silent_until (math.inf: until restored)
         self.delay = 0.0
         self.degradations: dict[int, OpticsDegradation] = {}  # if_index -> degradation of its rx level
+        # The link: base one-way latency and jitter (seconds), loss per exchange; zero unless link_profile.
+        self.latency = self.jitter = self.loss = 0.0
+        if link_profile:
+            self.latency, self.jitter, self.loss = default_link(spec)
+        self.extra_rtt = 0.0  # added round-trip time (degrade fault)
+        self.extra_loss = 0.0  # added loss probability (degrade fault)
+        self.link_state = (spec.seed ^ _LINK_SALT) & MASK64  # splitmix64 state of this device's link stream
 
     # ---------------------------------------------------------------- values
 
@@ -241,6 +279,34 @@ class DeviceRuntime:
             level -= degradation.db_per_hour * max(0.0, now - degradation.since) / 3600.0
         return max(NO_LIGHT_DBM, level)
 
+    # ---------------------------------------------------------------- link
+
+    def _uniform(self) -> float:
+        """The next number in [0, 1) of this device's own stream (splitmix64)."""
+        state = (self.link_state + _GOLDEN) & MASK64
+        self.link_state = state
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return ((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0)
+
+    def link_delay(self) -> float | None:
+        """Round-trip time the link adds to one exchange (request and answer), or None if it is lost.
+
+        Each direction takes the base latency plus Gaussian jitter; the sum of the two
+        is drawn at once (a Gaussian with sqrt(2) times the jitter), never below zero,
+        plus a degrade fault's added round trip. Loss applies once per exchange: base
+        loss and a degrade fault's loss are independent, ``1 - (1 - loss)(1 - extra_loss)``.
+        A device without link profile or fault answers at once and draws nothing.
+        """
+        if self.loss or self.extra_loss:
+            survive = (1.0 - self.loss) * (1.0 - self.extra_loss)
+            if self._uniform() >= survive:
+                return None
+        if not self.jitter:
+            return 2.0 * self.latency + self.extra_rtt
+        gauss = math.sqrt(-2.0 * math.log(1.0 - self._uniform())) * math.cos(_TWO_PI * self._uniform())
+        return max(0.0, 2.0 * self.latency + _SQRT2 * self.jitter * gauss) + self.extra_rtt
+
     # ---------------------------------------------------------------- faults
 
     def reboot(self, now: float, downtime: float = 0.0) -> None:
@@ -259,14 +325,29 @@ class DeviceRuntime:
         raise KeyError(f"{self.spec.id} has no interface with ifIndex {if_index}")
 
 
-class CityRuntime:
-    """Every simulated device at run time, found by id or by the address it answers on."""
+def default_link(spec: DeviceSpec) -> tuple[float, float, float]:
+    """(one-way latency, jitter, loss) of the device's link by kind; the same seed gives the same values."""
+    profile = LINK_PROFILES.get(spec.kind, LINK_PROFILES[KIND_HOTSPOT])
+    rng = random.Random(spec.seed ^ _LINK_SALT)
+    return rng.uniform(profile.latency_min, profile.latency_max), profile.jitter, profile.loss
 
-    def __init__(self, city: City, clock: Clock) -> None:
+
+class CityRuntime:
+    """Every simulated device at run time, found by id or by the address it answers on.
+
+    ``link_profiles``: give every device the latency, jitter and loss of its kind
+    (:data:`LINK_PROFILES`), as the network-namespace simulation does; without it
+    links are ideal until a ``degrade`` fault says otherwise.
+    """
+
+    def __init__(self, city: City, clock: Clock, link_profiles: bool = False) -> None:
         self.city = city
         self.clock = clock
         self.epoch = clock.time()
-        self.devices: dict[str, DeviceRuntime] = {d.id: DeviceRuntime(d, self.epoch) for d in city.devices}
+        self.link_profiles = link_profiles
+        self.devices: dict[str, DeviceRuntime] = {
+            d.id: DeviceRuntime(d, self.epoch, link_profiles) for d in city.devices
+        }
         self.by_address: dict[bytes, DeviceRuntime] = {
             socket.inet_aton(rt.spec.address): rt for rt in self.devices.values()
         }

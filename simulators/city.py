@@ -212,13 +212,19 @@ def plan_counts(total: int) -> dict[str, int]:
     }
 
 
-def device_address(position: int) -> str:
-    """The loopback address of the device at ``position`` (0-based)."""
+def device_address(position: int, base: tuple[int, int] = ADDRESS_BASE) -> str:
+    """The address of the device at ``position`` (0-based): ``base`` gives the first two octets.
+
+    On loopback (127.x) addresses continue into the next /16s up to 127.255.255.254; any
+    other base (the network namespace's 198.19) is one /16, 65,024 devices.
+    """
     third, fourth = divmod(position, 254)
-    second = ADDRESS_BASE[1] + third // 256
-    if second > 255:
-        raise ValueError("too many simulated devices for 127.20.0.0 - 127.255.255.255")
-    return f"{ADDRESS_BASE[0]}.{second}.{third % 256}.{fourth + 1}"
+    second = base[1] + third // 256
+    last = 255 if base[0] == 127 else base[1]
+    if second > last:
+        end = "127.255.255.255" if base[0] == 127 else f"{base[0]}.{base[1]}.255.255"
+        raise ValueError(f"too many simulated devices for {base[0]}.{base[1]}.0.0 - {end}")
+    return f"{base[0]}.{second}.{third % 256}.{fourth + 1}"
 
 
 def _stable_seed(*parts: object) -> int:
@@ -233,9 +239,10 @@ def _mac(rng: random.Random) -> bytes:
 
 
 class _Builder:
-    def __init__(self, seed: int, port: int) -> None:
+    def __init__(self, seed: int, port: int, address_base: tuple[int, int] = ADDRESS_BASE) -> None:
         self.seed = seed
         self.port = port
+        self.address_base = address_base
         self.rng = random.Random(seed)
         self.devices: list[DeviceSpec] = []
 
@@ -251,7 +258,7 @@ class _Builder:
         position = len(self.devices)
         device_id = str(fields["id"])
         device = DeviceSpec(
-            address=device_address(position),
+            address=device_address(position, self.address_base),
             port=self.port,
             seed=_stable_seed(self.seed, device_id),
             **fields,  # type: ignore[arg-type]
@@ -295,10 +302,19 @@ def _sensors_for(rng: random.Random, interfaces: tuple[InterfaceSpec, ...]) -> t
     return tuple(sensors)
 
 
-def generate_city(devices: int = DEFAULT_DEVICES, seed: int = 1, port: int = 1161) -> City:
-    """Generate the simulated city; equal arguments always give an equal city."""
+def generate_city(
+    devices: int = DEFAULT_DEVICES, seed: int = 1, port: int = 1161, address_base: tuple[int, int] = ADDRESS_BASE
+) -> City:
+    """Generate the simulated city; equal arguments always give an equal city.
+
+    ``address_base`` is the first two octets of the devices' addresses: 127.20 on
+    loopback, 198.19 inside the simulator's network namespace (see ``simulators.netns``).
+    Only the addresses depend on it; everything else is the same city.
+    """
+    if not (len(address_base) == 2 and all(0 <= octet <= 255 for octet in address_base)):
+        raise ValueError(f"address_base must be two octets, got {address_base!r}")
     counts = plan_counts(devices)
-    build = _Builder(seed, port)
+    build = _Builder(seed, port, (address_base[0], address_base[1]))
     rng = build.rng
     urban = [i for i, d in enumerate(DISTRICTS) if not d[4]]
     outer = [i for i, d in enumerate(DISTRICTS) if d[4]]

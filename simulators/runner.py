@@ -1,19 +1,36 @@
 """Runs a simulated city: generates it, serves it on the wire, and stops it cleanly.
 
 Owns the lifetime of a simulation (what ``stadtnetz simulate`` and the tests
-start): the city runtime, the SNMP agent socket and fault switches, together.
+start): the city runtime, the SNMP agent and fault switches, together, served
+one of two ways:
+
+* on loopback (default, no privileges): one UDP socket answers SNMP for every
+  device on 127.20.x.y; pings are answered by the kernel, so ping latency, loss
+  and down state are not simulated (a ``degrade`` fault still delays and drops
+  SNMP answers);
+* in a network namespace of the simulator's own (``netns=``, root): devices on
+  198.19.x.y behind the TUN device ``sim0``, where :class:`~simulators.icmp.TunResponder`
+  answers ICMP echo and SNMP with every device's simulated link (latency, jitter,
+  loss by kind of device) and faults. Call :func:`start_simulation` from a thread
+  that entered the namespace (:func:`simulators.netns.enter_current_thread`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulators import netns as netns_module
 from simulators.behaviour import CityRuntime
 from simulators.city import DEFAULT_DEVICES, City, generate_city, write_inventory_csv
+from simulators.icmp import TunResponder
+from simulators.netns import Namespace
 from simulators.scenarios import Faults
 from simulators.snmp_agent import DEFAULT_MAX_MESSAGE_SIZE, SnmpAgentServer
 from stadtnetz.clock import Clock, SystemClock
+
+SNMP_PORT = 161  # in a namespace nothing else listens: port 0 means the standard port
 
 
 @dataclass(slots=True)
@@ -22,12 +39,16 @@ class Simulation:
     runtime: CityRuntime
     agent: SnmpAgentServer
     faults: Faults
+    responder: TunResponder | None = None  # in a network namespace: answers ICMP and SNMP on the TUN device
+    namespace: Namespace | None = None
 
     @property
     def port(self) -> int:
         return self.agent.port
 
     async def close(self) -> None:
+        if self.responder is not None:
+            self.responder.close()
         await self.agent.close()
 
 
@@ -39,13 +60,64 @@ async def start_simulation(
     clock: Clock | None = None,
     inventory: Path | None = None,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    netns: Namespace | None = None,
+    link_profiles: bool | None = None,
 ) -> Simulation:
-    """Generate and serve a city. ``port=0`` picks a free port (read it from ``Simulation.port``)."""
+    """Generate and serve a city. ``port=0`` picks a free port (read it from ``Simulation.port``).
+
+    ``netns``: serve inside this namespace through a TUN device (the calling
+    thread must be in it; ``port=0`` means 161 there). ``link_profiles``: give
+    devices the latency, jitter and loss of their kind; default: only in a namespace.
+    """
+    if netns is not None:
+        return await _start_in_namespace(
+            netns,
+            devices,
+            seed,
+            port or SNMP_PORT,
+            community,
+            clock,
+            inventory,
+            max_message_size,
+            True if link_profiles is None else link_profiles,
+        )
     agent = SnmpAgentServer(port=port, community=community, max_message_size=max_message_size)
     bound_port = agent.bind()
     city = generate_city(devices, seed=seed, port=bound_port)
-    runtime = CityRuntime(city, clock or SystemClock())
+    runtime = CityRuntime(city, clock or SystemClock(), link_profiles=bool(link_profiles))
     await agent.serve(runtime)
     if inventory is not None:
         write_inventory_csv(city, inventory)
     return Simulation(city, runtime, agent, Faults(runtime))
+
+
+async def _start_in_namespace(
+    namespace: Namespace,
+    devices: int,
+    seed: int,
+    port: int,
+    community: bytes,
+    clock: Clock | None,
+    inventory: Path | None,
+    max_message_size: int,
+    link_profiles: bool,
+) -> Simulation:
+    if not netns_module.current_thread_in(namespace):
+        raise RuntimeError(
+            f"start_simulation(netns={namespace.name}) must run on a thread inside that namespace "
+            "(simulators.netns.enter_current_thread)"
+        )
+    agent = SnmpAgentServer(port=port, community=community, max_message_size=max_message_size)
+    city = generate_city(devices, seed=seed, port=port, address_base=netns_module.DEVICE_ADDRESS_BASE)
+    runtime = CityRuntime(city, clock or SystemClock(), link_profiles=link_profiles)
+    agent.attach(runtime)
+    fd = netns_module.open_device_link(namespace)  # blocks for the `ip` commands: startup only
+    responder = TunResponder(runtime, agent, fd)
+    try:
+        responder.start()
+    except BaseException:
+        os.close(fd)
+        raise
+    if inventory is not None:
+        write_inventory_csv(city, inventory)
+    return Simulation(city, runtime, agent, Faults(runtime), responder, namespace)

@@ -4,7 +4,8 @@ Owns what can go wrong with a simulated device and how it is switched on and
 off: a device falls silent (to every protocol it speaks), answers slowly, an
 interface goes down, the device reboots (sysUpTime and counters restart), its
 32-bit octet counters are brought up to a wrap, or an optical receive level
-starts degrading. Every fault takes effect at the clock's current instant.
+starts degrading; the link to it degrades (loss, added round-trip time). Every
+fault takes effect at the clock's current instant.
 """
 
 from __future__ import annotations
@@ -28,16 +29,32 @@ class Faults:
         self.city.device(device_id).silent_until = self._now() + seconds
 
     def restore(self, device_id: str) -> None:
-        """Undo :meth:`silence` and :meth:`slow`."""
+        """Undo :meth:`silence`, :meth:`slow` and :meth:`degrade`."""
         device = self.city.device(device_id)
         device.silent_until = 0.0
         device.delay = 0.0
+        device.extra_loss = 0.0
+        device.extra_rtt = 0.0
 
     def slow(self, device_id: str, delay_seconds: float) -> None:
         """Every answer of the device is sent ``delay_seconds`` late."""
         if delay_seconds < 0:
             raise ValueError("a delay cannot be negative")
         self.city.device(device_id).delay = delay_seconds
+
+    def degrade(self, device_id: str, loss: float = 0.3, rtt: float = 0.080) -> None:
+        """The link to the device gets bad until :meth:`restore`: a share ``loss`` of exchanges is lost
+        (pings and SNMP alike) and every answer comes ``rtt`` seconds later than the link's usual round trip.
+
+        Unlike :meth:`slow` (a busy agent: SNMP answers late, pings do not), this is the network.
+        """
+        if not 0.0 <= loss <= 1.0:
+            raise ValueError("loss is a probability between 0 and 1")
+        if rtt < 0:
+            raise ValueError("an added round-trip time cannot be negative")
+        device = self.city.device(device_id)
+        device.extra_loss = loss
+        device.extra_rtt = rtt
 
     def interface_down(self, device_id: str, if_index: int) -> None:
         device = self.city.device(device_id)

@@ -5,7 +5,10 @@ wildcard address on one port; the destination address of every request is
 read with IP_PKTINFO and selects the device, and the answer is sent *from*
 that address, so 10,000 devices cost one socket. Requests to any address that
 is not a simulated device (on loopback, so only from this machine) are
-dropped and counted.
+dropped and counted. Answers are delayed or lost as the device's simulated
+link says (:meth:`DeviceRuntime.link_delay`; on loopback links are ideal until
+a ``degrade`` fault). Inside the simulator's network namespace there is no
+socket: the TUN responder (:mod:`simulators.icmp`) hands datagrams to :meth:`SnmpAgentServer.respond`.
 
 Semantics follow RFC 3416: GET answers noSuchObject/noSuchInstance, GETNEXT
 and GETBULK walk the device's whole tree in lexicographic order across tables
@@ -55,6 +58,7 @@ class AgentStats:
     unknown_destination: int = 0
     silent_drops: int = 0
     unsupported: int = 0
+    lost: int = 0  # dropped by the device's simulated link (loss)
 
 
 class SnmpAgentServer:
@@ -112,11 +116,15 @@ class SnmpAgentServer:
         if self._socket is None:
             self.bind()
         assert self._socket is not None
+        self.attach(city)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._socket.fileno(), self._on_readable)
+
+    def attach(self, city: CityRuntime) -> None:
+        """Serve ``city``'s devices through :meth:`respond` without a socket (the TUN responder's way)."""
         self.city = city
         for rt in city.devices.values():  # build views up front: no first-request stall
             self._device_views[rt.spec.id] = self.views.view_for(rt.spec)
-        self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self._socket.fileno(), self._on_readable)
 
     async def close(self) -> None:
         if self._socket is not None:
@@ -155,13 +163,18 @@ class SnmpAgentServer:
         if device.silent(now):
             self.stats.silent_drops += 1
             return
+        link = device.link_delay()  # the simulated link: on loopback only what a degrade fault set
+        if link is None:
+            self.stats.lost += 1
+            return
         self.stats.requests += 1
         response = self.respond(device, data, now)
         if response is None:
             return
-        if device.delay > 0:
+        delay = device.delay + link
+        if delay > 0:
             assert self._loop is not None
-            self._loop.call_later(device.delay, self._send, response, destination, source)
+            self._loop.call_later(delay, self._send, response, destination, source)
         else:
             self._send(response, destination, source)
 

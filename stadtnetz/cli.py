@@ -24,6 +24,7 @@ from stadtnetz import __version__
 
 if TYPE_CHECKING:
     from collectors.snmp.profiles import ProfileLibrary
+    from simulators.netns import Namespace
     from simulators.runner import Simulation
     from stadtnetz.model import Inventory
     from stadtnetz.service import Service
@@ -93,36 +94,134 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--devices", "-n", type=click.IntRange(min=3), default=650, show_default=True,
-              help="How many devices the city has (650 gives 520 hotspots).")
+@click.option(
+    "--devices",
+    "-n",
+    type=click.IntRange(min=3),
+    default=650,
+    show_default=True,
+    help="How many devices the city has (650 gives 520 hotspots).",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="The same seed always gives the same city.")
-@click.option("--port", type=click.IntRange(0, 65535), default=1161, show_default=True,
-              help="UDP port every simulated device answers SNMP on (0 picks a free one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=1161,
+    show_default=True,
+    help="UDP port every simulated device answers SNMP on (0 picks a free one; 161 with --netns).",
+)
 @click.option("--community", default="public", show_default=True, help="SNMP v1/v2c community the devices accept.")
-@click.option("--write-inventory", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the city as a CSV inventory the collector can read.")
-@click.option("--duration", type=click.FloatRange(min=0), default=None,
-              help="Stop after this many seconds (default: run until Ctrl-C or SIGTERM).")
-def simulate(devices: int, seed: int, port: int, community: str, write_inventory: Path | None,
-             duration: float | None) -> None:
+@click.option(
+    "--write-inventory",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the city as a CSV inventory the collector can read.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C or SIGTERM).",
+)
+@click.option(
+    "--netns",
+    is_flag=True,
+    help="Root: serve the city inside a network namespace of its own (devices on 198.19.x.y behind a "
+    "TUN device), answering ping and SNMP with per-device latency, jitter, loss and faults; the "
+    "namespace is named in the ready line and deleted on exit. Without root: a warning, then "
+    "loopback, where the kernel answers every ping.",
+)
+def simulate(
+    devices: int,
+    seed: int,
+    port: int,
+    community: str,
+    write_inventory: Path | None,
+    duration: float | None,
+    netns: bool,
+) -> None:
     """Serve a simulated city over SNMP on loopback addresses (127.20.x.y), until stopped.
 
     Every device answers on its own loopback address; try
     `snmpwalk -v2c -c public -On 127.20.0.1:1161 1.3.6.1.2.1.1`.
+
+    With --netns (root) the devices live on 198.19.x.y inside a network
+    namespace the simulator creates (its own address there is 198.18.0.1):
+    pings and SNMP see each device's link (backbone below 1 ms, hotspots a few
+    ms, LTE charger modems tens of ms and ~1 % loss) and its faults. Reach it
+    from inside: `ip netns exec NAME fping 198.19.0.1`,
+    `ip netns exec NAME snmpget -v2c -c public 198.19.0.1:1161 1.3.6.1.2.1.1.5.0`.
+    Nothing outside that namespace is changed.
     """
+    namespace = None
     try:
-        asyncio.run(_simulate(devices, seed, port, community.encode(), write_inventory, duration))
+        if netns:
+            namespace = _enter_simulator_namespace()
+        asyncio.run(_simulate(devices, seed, port, community.encode(), write_inventory, duration, namespace))
     except OSError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(1)
+    finally:
+        if namespace is not None:
+            _delete_simulator_namespace(namespace)
+
+
+def _enter_simulator_namespace() -> Namespace | None:
+    """Create the simulator's namespace and move this (main) thread into it; None (and a warning) without root."""
+    from simulators import netns
+
+    # SIGTERM during start-up must still run the `finally` that deletes the namespace
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        namespace = netns.create_namespace()
+    except PermissionError as exc:
+        console.print(
+            f"[yellow]warning:[/yellow] --netns: {exc}. Falling back to loopback addresses (127.20.x.y): the "
+            "kernel answers every ping there, so ping latency, loss and down devices are not simulated "
+            "(SNMP faults still are).",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None
+    try:
+        netns.enter_current_thread(namespace)
+    except BaseException:
+        _delete_simulator_namespace(namespace)
+        raise
+    return namespace
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _delete_simulator_namespace(namespace: Namespace) -> None:
+    from simulators import netns
+
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # a second Ctrl-C must not skip the cleanup
+    try:
+        netns.delete_namespace(namespace)
+        console.print(f"network namespace {namespace.name} deleted", highlight=False)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] {exc}; delete it with `ip netns delete {namespace.name}`", highlight=False)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 async def _simulate(
-    devices: int, seed: int, port: int, community: bytes, inventory: Path | None, duration: float | None
+    devices: int,
+    seed: int,
+    port: int,
+    community: bytes,
+    inventory: Path | None,
+    duration: float | None,
+    namespace: Namespace | None = None,
 ) -> None:
     from simulators.runner import start_simulation
 
-    simulation = await start_simulation(devices, seed=seed, port=port, community=community, inventory=inventory)
+    simulation = await start_simulation(
+        devices, seed=seed, port=port, community=community, inventory=inventory, netns=namespace
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -137,25 +236,52 @@ async def _simulate(
     console.print(table)
     if inventory is not None:
         console.print(f"inventory written to {inventory}")
+    where = f" netns {namespace.name}" if namespace is not None else ""
+    if namespace is not None:
+        console.print(
+            f"devices answer ping and SNMP inside network namespace {namespace.name} (TUN sim0, own address "
+            f"198.18.0.1); try: ip netns exec {namespace.name} fping {first}",
+            highlight=False,
+            soft_wrap=True,
+        )
     # one plain line on stdout that scripts wait for
     out.print(
-        f"ready: {len(simulation.city.devices)} devices on {first} .. {last} UDP port {simulation.port}",
-        highlight=False, soft_wrap=True,
+        f"ready: {len(simulation.city.devices)} devices on {first} .. {last} UDP port {simulation.port}{where}",
+        highlight=False,
+        soft_wrap=True,
     )
     sys.stdout.flush()
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=duration if duration is not None else math.inf)
     await simulation.close()
     stats = simulation.agent.stats
+    responder = simulation.responder
+    unknown = responder.stats.unknown_destination if responder is not None else stats.unknown_destination
     console.print(
         f"stopped: {stats.requests} requests answered, {stats.malformed} malformed, "
-        f"{stats.bad_community} wrong community, {stats.unknown_destination} to unknown addresses"
+        f"{stats.bad_community} wrong community, {unknown} to unknown addresses",
+        soft_wrap=True,
     )
+    if responder is not None:
+        wire = responder.stats
+        console.print(
+            f"pings: {wire.echo_replies} answered; {wire.lost} pings and SNMP requests lost on simulated links, "
+            f"{wire.silent} to silent devices; {wire.malformed} malformed and {wire.unsupported} unsupported "
+            "packets dropped",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @main.command()
-@click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The YAML configuration to check (e.g. config/example-city.yaml).")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The YAML configuration to check (e.g. config/example-city.yaml).",
+)
 def check(config_path: Path) -> None:
     """Check a configuration: every problem as FILE:LINE: field: message, or a summary of the inventory.
 
@@ -167,13 +293,27 @@ def check(config_path: Path) -> None:
 
 
 @main.command()
-@click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The YAML configuration (see config/example-city.yaml).")
-@click.option("--shard", default=None, metavar="I/N",
-              help="Poll only this process's share: shard I of N (1-based), rendezvous hashing on device id.")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The YAML configuration (see config/example-city.yaml).",
+)
+@click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Poll only this process's share: shard I of N (1-based), rendezvous hashing on device id.",
+)
 @click.option("--listen", default=None, metavar="HOST:PORT", help="Serve /metrics here instead of settings.listen.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
 def run(config_path: Path, shard: str | None, listen: str | None, log_level: str) -> None:
     """Poll every device of the configuration on schedule and serve /metrics, until Ctrl-C or SIGTERM."""
     from stadtnetz.scheduler import parse_shard, shard_devices
@@ -207,16 +347,37 @@ def run(config_path: Path, shard: str | None, listen: str | None, log_level: str
 
 
 @main.command()
-@click.option("--devices", "-n", type=click.IntRange(min=3), default=650, show_default=True,
-              help="Devices in the simulated city (650 gives 520 hotspots).")
-@click.option("--duration", type=click.FloatRange(min=0), default=None,
-              help="Stop after this many seconds (default: until Ctrl-C).")
-@click.option("--listen", default="127.0.0.1:9873", show_default=True, metavar="HOST:PORT",
-              help="Where /metrics is served.")
-@click.option("--interval", type=click.FloatRange(min=1), default=15.0, show_default=True,
-              help="Seconds between polls of each device.")
-@click.option("--sim-port", type=click.IntRange(0, 65535), default=1161, show_default=True,
-              help="UDP port of the simulated devices (a free one if taken).")
+@click.option(
+    "--devices",
+    "-n",
+    type=click.IntRange(min=3),
+    default=650,
+    show_default=True,
+    help="Devices in the simulated city (650 gives 520 hotspots).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop after this many seconds (default: until Ctrl-C).",
+)
+@click.option(
+    "--listen", default="127.0.0.1:9873", show_default=True, metavar="HOST:PORT", help="Where /metrics is served."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="Seconds between polls of each device.",
+)
+@click.option(
+    "--sim-port",
+    type=click.IntRange(0, 65535),
+    default=1161,
+    show_default=True,
+    help="UDP port of the simulated devices (a free one if taken).",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Which simulated city.")
 def demo(devices: int, duration: float | None, listen: str, interval: float, sim_port: int, seed: int) -> None:
     """The simulated city and the collector polling it, in one process: /metrics in seconds, no setup."""
@@ -233,7 +394,8 @@ def demo(devices: int, duration: float | None, listen: str, interval: float, sim
             f"simulated city: {len(simulation.city.devices)} devices ({counts['hotspot']} hotspots) on "
             f"127.20.x.y UDP port {simulation.port}, e.g. snmpwalk -v2c -c public {first.address}:{simulation.port}"
             f" 1.3.6.1.2.1.1",
-            highlight=False, soft_wrap=True,
+            highlight=False,
+            soft_wrap=True,
         )
         console.print(f"collector polling every {interval:g} s; first values within {interval:g} s", highlight=False)
         out.print(f"metrics: {url}metrics", highlight=False, soft_wrap=True)
@@ -251,10 +413,22 @@ def demo(devices: int, duration: float | None, listen: str, interval: float, sim
 
 
 @main.command()
-@click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The YAML configuration the device is in.")
-@click.option("--rate", "gap", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
-              help="Poll twice, this many seconds apart, to show counter rates.")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The YAML configuration the device is in.",
+)
+@click.option(
+    "--rate",
+    "gap",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Poll twice, this many seconds apart, to show counter rates.",
+)
 @click.argument("device_id")
 def poll(config_path: Path, gap: float, device_id: str) -> None:
     """Poll one device now and show every series it yields, as a table.
