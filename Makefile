@@ -28,4 +28,6 @@ lint:
 ## Benchmarks against the peer tools; see README "Benchmarks".
 bench:
 	scripts/install-test-deps.sh
+	scripts/setup-venv.sh $(VENV) test,bench
 	$(BIN)/python bench/snmp_poll.py
+	$(BIN)/python bench/ping_sweep.py
