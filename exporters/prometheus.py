@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from stadtnetz.labels import escape_label
 from stadtnetz.model import MetricDef, MetricKind, PollStatus
-from stadtnetz.state import DeviceState, State, device_labels
+from stadtnetz.state import DeviceState, PingRecord, State, device_labels
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BATCH_DEVICES = 250  # devices rendered between two returns to the event loop
@@ -35,6 +36,49 @@ LAST_SEEN = MetricDef(
 POLL_DURATION = MetricDef(
     "stadtnetz_device_poll_duration_seconds", MetricKind.GAUGE, "How long the device's last poll took.", "seconds"
 )
+DEVICE_STATUS = MetricDef(
+    "stadtnetz_device_status",
+    MetricKind.ENUM,
+    "The device's status in the network (up, degraded, down, unreachable, unknown); root_cause names the device "
+    "at fault for down (itself) and unreachable (the failed upstream device).",
+)
+FLAPPING = MetricDef(
+    "stadtnetz_device_flapping", MetricKind.GAUGE, "1 while the device's status changes too often (flapping)."
+)
+STATE_CHANGE = MetricDef(
+    "stadtnetz_device_state_change_ratio",
+    MetricKind.GAUGE,
+    "Weighted share of status changes over the device's last 21 observations (flap detection).",
+    "ratio",
+)
+PING_RTT = MetricDef(
+    "stadtnetz_ping_rtt_seconds",
+    MetricKind.SUMMARY,
+    "Echo round-trip time: min (quantile 0), median and max (quantile 1) of the last round; sum and count of all.",
+    "seconds",
+)
+PING_LOSS = MetricDef("stadtnetz_ping_loss_ratio", MetricKind.GAUGE, "Share of echoes lost in the last round.", "ratio")
+PING_JITTER = MetricDef(
+    "stadtnetz_ping_jitter_seconds",
+    MetricKind.GAUGE,
+    "Mean absolute difference of consecutive round-trip times in the last round.",
+    "seconds",
+)
+PING_SENT = MetricDef("stadtnetz_ping_sent", MetricKind.COUNTER, "Echo requests sent.")
+PING_RECEIVED = MetricDef("stadtnetz_ping_received", MetricKind.COUNTER, "Echo replies received.")
+FIXED_FAMILIES = (
+    SNMP_STATUS,
+    LAST_SEEN,
+    POLL_DURATION,
+    DEVICE_STATUS,
+    FLAPPING,
+    STATE_CHANGE,
+    PING_RTT,
+    PING_LOSS,
+    PING_JITTER,
+    PING_SENT,
+    PING_RECEIVED,
+)
 
 
 def _number(value: float) -> str:
@@ -47,7 +91,7 @@ def _number(value: float) -> str:
 
 def _header(metric: MetricDef) -> str:
     name = metric.exported_name
-    kind = "counter" if metric.kind is MetricKind.COUNTER else "gauge"
+    kind = {MetricKind.COUNTER: "counter", MetricKind.SUMMARY: "summary"}.get(metric.kind, "gauge")
     help_text = metric.help.replace("\\", "\\\\").replace("\n", "\\n")
     return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
 
@@ -56,7 +100,7 @@ class _Families:
     """Series lines bucketed by metric family, filled a batch of devices at a time."""
 
     def __init__(self) -> None:
-        self.lines: dict[MetricDef, list[str]] = {SNMP_STATUS: [], LAST_SEEN: [], POLL_DURATION: []}
+        self.lines: dict[MetricDef, list[str]] = {metric: [] for metric in FIXED_FAMILIES}
         self.names: dict[MetricDef, str] = {}
 
     def add(self, devices: Iterable[DeviceState]) -> None:
@@ -64,7 +108,14 @@ class _Families:
         status_lines, seen_lines, duration_lines = families[SNMP_STATUS], families[LAST_SEEN], families[POLL_DURATION]
         ok, unknown = PollStatus.OK, PollStatus.UNKNOWN
         for device in devices:
+            if not device.exported:
+                continue  # observed for the topology only; another shard exports it
             head = device_labels(device.device)
+            self._health(device, head)
+            if device.ping is not None:
+                self._ping(device.ping, head)
+            if not device.device.credentials:
+                continue  # not polled over SNMP
             status_lines.append(f'stadtnetz_device_snmp_status{{{head},status="{device.status.value}"}} 1\n')
             if device.last_seen:
                 seen_lines.append(f"stadtnetz_device_last_seen_timestamp_seconds{{{head}}} {device.last_seen!r}\n")
@@ -85,6 +136,30 @@ class _Families:
                     value = values[slot]
                     if value == value:  # NaN: unknown, not exported
                         lines.append(f"{names[metric]}{{{head}{labels}}} {_number(value)}\n")
+
+    def _health(self, device: DeviceState, head: str) -> None:
+        lines = self.lines
+        root = escape_label(device.root_cause)
+        lines[DEVICE_STATUS].append(
+            f'stadtnetz_device_status{{{head},status="{device.health.value}",root_cause="{root}"}} 1\n'
+        )
+        lines[FLAPPING].append(f"stadtnetz_device_flapping{{{head}}} {int(device.flapping)}\n")
+        lines[STATE_CHANGE].append(f"stadtnetz_device_state_change_ratio{{{head}}} {device.state_change!r}\n")
+
+    def _ping(self, ping: PingRecord, head: str) -> None:
+        lines = self.lines
+        rtt = lines[PING_RTT]
+        for quantile, value in (("0", ping.rtt_min), ("0.5", ping.rtt_median), ("1", ping.rtt_max)):
+            if value == value:
+                rtt.append(f'stadtnetz_ping_rtt_seconds{{{head},quantile="{quantile}"}} {value!r}\n')
+        rtt.append(f"stadtnetz_ping_rtt_seconds_sum{{{head}}} {ping.rtt_sum_total!r}\n")
+        rtt.append(f"stadtnetz_ping_rtt_seconds_count{{{head}}} {ping.rtt_count_total}\n")
+        if ping.loss == ping.loss:
+            lines[PING_LOSS].append(f"stadtnetz_ping_loss_ratio{{{head}}} {ping.loss!r}\n")
+        if ping.jitter == ping.jitter:
+            lines[PING_JITTER].append(f"stadtnetz_ping_jitter_seconds{{{head}}} {ping.jitter!r}\n")
+        lines[PING_SENT].append(f"stadtnetz_ping_sent_total{{{head}}} {ping.sent_total}\n")
+        lines[PING_RECEIVED].append(f"stadtnetz_ping_received_total{{{head}}} {ping.received_total}\n")
 
     def blocks(self) -> Iterator[str]:
         """One text block per family (header and lines), families sorted by name."""

@@ -6,13 +6,21 @@ interface goes down, the device reboots (sysUpTime and counters restart), its
 32-bit octet counters are brought up to a wrap, or an optical receive level
 starts degrading; the link to it degrades (loss, added round-trip time). Every
 fault takes effect at the clock's current instant.
+
+On top, named scenarios as text commands (``fibre-cut dist-003``,
+``degrade hs-0001 loss=30% rtt=80ms``, ``flap hs-0002 period=10s``, ...), run
+one at a time (CLI, control API, tests) or from a scenario file with times.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 from simulators.behaviour import MASK32, CityRuntime, OpticsDegradation
+from stadtnetz.units import parse_duration, parse_ratio
 
 
 class Faults:
@@ -119,3 +127,216 @@ class Faults:
             if interface.forced_down:
                 interface.forced_down = False
                 interface.set_up(device.epoch, now)
+
+
+# ----------------------------------------------------------------------------- named scenarios
+
+
+class ScenarioError(ValueError):
+    """A scenario command or file that cannot be carried out; the message says what is allowed."""
+
+
+COMMANDS = {
+    "fibre-cut": "fibre-cut DEVICE: the device and everything below it stop answering",
+    "repair": "repair DEVICE: undo every fault of the device and of everything below it",
+    "flap": "flap DEVICE [period=10s] [times=N]: silent and back every period (forever, or N times)",
+    "degrade": "degrade DEVICE [loss=30%] [rtt=80ms]: the link loses packets and adds round-trip time",
+    "reboot": "reboot DEVICE [downtime=0s]: silent for the downtime, then uptime and counters from zero",
+    "silence": "silence DEVICE: the device alone stops answering",
+    "restore": "restore DEVICE: undo silence, slowness and link degradation of the device",
+    "slow": "slow DEVICE delay=2s: SNMP answers come late",
+    "interface-down": "interface-down DEVICE ifindex=N",
+    "interface-up": "interface-up DEVICE ifindex=N",
+    "counter-wrap": "counter-wrap DEVICE [in=30s] [ifindex=N]: the 32-bit octet counters wrap soon",
+    "degrade-optics": "degrade-optics DEVICE ifindex=N [rate=6]: receive level falls by rate dB per hour",
+}
+
+
+class Scenarios:
+    """Named faults as text commands (``fibre-cut dist-003``), for the CLI, scenario files and tests.
+
+    Must be used on the simulation's event loop (``flap`` schedules itself there).
+    """
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self.city = faults.city
+        self._children: dict[str, list[str]] = {}
+        for device in self.city.city.devices:
+            if device.upstream is not None:
+                self._children.setdefault(device.upstream, []).append(device.id)
+        self._flapping: dict[str, asyncio.TimerHandle] = {}
+
+    def subtree(self, device_id: str) -> list[str]:
+        """The device and everything below it in the simulated city."""
+        found, queue = [], [device_id]
+        while queue:
+            current = queue.pop()
+            found.append(current)
+            queue.extend(self._children.get(current, ()))
+        return found
+
+    def run(self, command: str) -> str:
+        """Carry out one command; return what was done, in words."""
+        words = command.split()
+        if not words:
+            raise ScenarioError(f"empty command; one of: {', '.join(COMMANDS)}")
+        name, *rest = words
+        if name not in COMMANDS:
+            raise ScenarioError(f"unknown scenario {name!r}; one of: {', '.join(COMMANDS)}")
+        if not rest:
+            raise ScenarioError(f"{name} needs a device: {COMMANDS[name]}")
+        device_id, options = rest[0], _options(rest[1:], COMMANDS[name])
+        if device_id not in self.city.devices:
+            raise ScenarioError(f"{name}: no simulated device {device_id!r}")
+        handler = getattr(self, "_" + name.replace("-", "_"))
+        try:
+            return handler(device_id, options)
+        except (KeyError, ValueError) as exc:
+            raise ScenarioError(f"{name} {device_id}: {exc}; usage: {COMMANDS[name]}") from None
+
+    def _fibre_cut(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, set())
+        affected = self.subtree(device_id)
+        for other in affected:
+            self.faults.silence(other)
+        return f"fibre cut at {device_id}: {len(affected)} devices silent"
+
+    def _repair(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, set())
+        affected = self.subtree(device_id)
+        for other in affected:
+            handle = self._flapping.pop(other, None)
+            if handle is not None:
+                handle.cancel()
+            self.faults.clear(other)
+        return f"repaired {device_id}: {len(affected)} devices answering again"
+
+    def _flap(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, {"period", "times"})
+        period = parse_duration(options.get("period", "10s"))
+        times = int(options["times"]) if "times" in options else None
+        loop = asyncio.get_running_loop()
+        previous = self._flapping.pop(device_id, None)
+        if previous is not None:
+            previous.cancel()
+
+        def toggle(remaining: int | None, silent: bool) -> None:
+            if silent:
+                self.faults.silence(device_id)
+            else:
+                self.faults.restore(device_id)
+            if remaining is not None:
+                remaining -= 1
+                if remaining <= 0:
+                    self.faults.restore(device_id)
+                    self._flapping.pop(device_id, None)
+                    return
+            self._flapping[device_id] = loop.call_later(period, toggle, remaining, not silent)
+
+        toggle(None if times is None else 2 * times, True)
+        return f"{device_id} flapping every {period:g} s" + (f", {times} times" if times else "")
+
+    def _degrade(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, {"loss", "rtt"})
+        loss = parse_ratio(options["loss"]) if "loss" in options else 0.3
+        rtt = parse_duration(options["rtt"]) if "rtt" in options else 0.080
+        self.faults.degrade(device_id, loss=loss, rtt=rtt)
+        return f"{device_id} degraded: {loss:.0%} loss, +{rtt * 1000:g} ms round trip"
+
+    def _reboot(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, {"downtime"})
+        downtime = parse_duration(options["downtime"]) if "downtime" in options else 0.0
+        self.faults.reboot(device_id, downtime)
+        return f"{device_id} rebooting" + (f", silent for {downtime:g} s" if downtime else "")
+
+    def _silence(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, set())
+        self.faults.silence(device_id)
+        return f"{device_id} silent"
+
+    def _restore(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, set())
+        self.faults.restore(device_id)
+        return f"{device_id} restored"
+
+    def _slow(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, {"delay"})
+        delay = parse_duration(options["delay"])
+        self.faults.slow(device_id, delay)
+        return f"{device_id} answers SNMP {delay:g} s late"
+
+    def _interface_down(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, {"ifindex"})
+        self.faults.interface_down(device_id, int(options["ifindex"]))
+        return f"{device_id} ifIndex {options['ifindex']} down"
+
+    def _interface_up(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, {"ifindex"})
+        self.faults.interface_up(device_id, int(options["ifindex"]))
+        return f"{device_id} ifIndex {options['ifindex']} up"
+
+    def _counter_wrap(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, {"in", "ifindex"})
+        seconds = parse_duration(options["in"]) if "in" in options else 30.0
+        if_index = int(options["ifindex"]) if "ifindex" in options else None
+        self.faults.counter_wrap(device_id, seconds, if_index)
+        return f"{device_id} 32-bit counters wrap in {seconds:g} s"
+
+    def _degrade_optics(self, device_id: str, options: dict[str, str]) -> str:
+        _only(options, {"ifindex", "rate"})
+        rate = float(options.get("rate", "6"))
+        self.faults.degrade_optics(device_id, int(options["ifindex"]), rate)
+        return f"{device_id} ifIndex {options['ifindex']} receive level falling {rate:g} dB/h"
+
+    async def play(self, events: list[tuple[float, str]], log: Callable[[str], None] = print) -> None:
+        """Carry out timed commands (seconds from now), in order."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for at, command in sorted(events, key=lambda event: event[0]):
+            await asyncio.sleep(max(0.0, start + at - loop.time()))
+            log(f"scenario at {at:g} s: {self.run(command)}")
+
+
+def _options(words: list[str], usage: str) -> dict[str, str]:
+    options = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or not key or not value:
+            raise ScenarioError(f"expected key=value, got {word!r}; usage: {usage}")
+        options[key] = value
+    return options
+
+
+def _only(options: dict[str, str], allowed: set[str]) -> None:
+    unknown = set(options) - allowed
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed)) or 'none'})"
+        )
+
+
+def load_scenario_file(path: Path) -> list[tuple[float, str]]:
+    """A scenario file: one ``AT COMMAND`` per line (``30s fibre-cut dist-003``); ``#`` starts a comment.
+
+    Errors name the file and line. Commands are checked for their name here; devices when they run.
+    """
+    events = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        at_text, _, command = text.partition(" ")
+        try:
+            at = 0.0 if at_text in ("0", "0s") else parse_duration(at_text)
+        except ValueError as exc:
+            raise ScenarioError(f"{path}:{number}: {exc}") from None
+        name = command.split()[0] if command.split() else ""
+        if name not in COMMANDS:
+            raise ScenarioError(f"{path}:{number}: unknown scenario {name!r}; one of: {', '.join(COMMANDS)}")
+        events.append((at, command.strip()))
+    return events

@@ -12,12 +12,14 @@ import contextlib
 import logging
 import math
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stadtnetz import __version__
@@ -95,6 +97,19 @@ def main() -> None:
 
 @main.command()
 @click.option(
+    "--control",
+    default="127.0.0.1:9874",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Serve the control API here (POST /scenario); 0 as port picks a free one, 'off' disables it.",
+)
+@click.option(
+    "--scenario",
+    "scenario_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Play a scenario file: one 'AT COMMAND' per line, e.g. '30s fibre-cut dist-003'.",
+)
+@click.option(
     "--devices",
     "-n",
     type=click.IntRange(min=3),
@@ -138,6 +153,8 @@ def simulate(
     write_inventory: Path | None,
     duration: float | None,
     netns: bool,
+    control: str,
+    scenario_file: Path | None,
 ) -> None:
     """Serve a simulated city over SNMP on loopback addresses (127.20.x.y), until stopped.
 
@@ -151,18 +168,50 @@ def simulate(
     from inside: `ip netns exec NAME fping 198.19.0.1`,
     `ip netns exec NAME snmpget -v2c -c public 198.19.0.1:1161 1.3.6.1.2.1.1.5.0`.
     Nothing outside that namespace is changed.
+
+    Faults are switched at run time through the control API (`stadtnetz
+    scenario http://127.0.0.1:9874 fibre-cut dist-003`) or a --scenario file.
     """
+    from simulators.scenarios import ScenarioError, load_scenario_file
+
+    try:
+        events = load_scenario_file(scenario_file) if scenario_file else []
+    except ScenarioError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_CONFIG)
     namespace = None
     try:
+        control_socket = _control_socket(control)  # made before entering a namespace: reachable from the host
         if netns:
             namespace = _enter_simulator_namespace()
-        asyncio.run(_simulate(devices, seed, port, community.encode(), write_inventory, duration, namespace))
+        asyncio.run(
+            _simulate(
+                devices, seed, port, community.encode(), write_inventory, duration, namespace, control_socket, events
+            )
+        )
     except OSError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(1)
     finally:
         if namespace is not None:
             _delete_simulator_namespace(namespace)
+
+
+def _control_socket(control: str) -> socket.socket | None:
+    if control.lower() == "off":
+        return None
+    from simulators.control import listening_socket
+    from stadtnetz.config import parse_listen
+
+    try:
+        host, port = parse_listen(control)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--control") from None
+    try:
+        return listening_socket(host, port)
+    except OSError:
+        console.print(f"control port {port} is taken; using a free one", highlight=False)
+        return listening_socket(host, 0)
 
 
 def _enter_simulator_namespace() -> Namespace | None:
@@ -216,12 +265,20 @@ async def _simulate(
     inventory: Path | None,
     duration: float | None,
     namespace: Namespace | None = None,
+    control_socket: socket.socket | None = None,
+    events: list[tuple[float, str]] | None = None,
 ) -> None:
+    from simulators.control import serve_control
     from simulators.runner import start_simulation
+    from simulators.scenarios import Scenarios
 
     simulation = await start_simulation(
         devices, seed=seed, port=port, community=community, inventory=inventory, netns=namespace
     )
+    scenarios = Scenarios(simulation.faults)
+    control_runner, control_url = (None, "")
+    if control_socket is not None:
+        control_runner, control_url = await serve_control(scenarios, control_socket)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -244,15 +301,21 @@ async def _simulate(
             highlight=False,
             soft_wrap=True,
         )
+    control_text = f" control {control_url}" if control_url else ""
     # one plain line on stdout that scripts wait for
     out.print(
-        f"ready: {len(simulation.city.devices)} devices on {first} .. {last} UDP port {simulation.port}{where}",
+        f"ready: {len(simulation.city.devices)} devices on {first} .. {last} UDP port {simulation.port}{where}"
+        f"{control_text}",
         highlight=False,
         soft_wrap=True,
     )
     sys.stdout.flush()
+    player = asyncio.create_task(scenarios.play(events or [], lambda text: console.print(text, highlight=False)))
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=duration if duration is not None else math.inf)
+    player.cancel()
+    if control_runner is not None:
+        await control_runner.cleanup()
     await simulation.close()
     stats = simulation.agent.stats
     responder = simulation.responder
@@ -463,6 +526,37 @@ def poll(config_path: Path, gap: float, device_id: str) -> None:
             row.append("" if math.isnan(rate) else f"{rate:,.1f}")
         table.add_row(*row)
     out.print(table)
+
+
+@main.command()
+@click.argument("url")
+@click.argument("command", nargs=-1, required=True)
+def scenario(url: str, command: tuple[str, ...]) -> None:
+    """Switch a fault on a running simulator: stadtnetz scenario http://127.0.0.1:9874 fibre-cut dist-003
+
+    Commands: fibre-cut, repair, flap, degrade, reboot, silence, restore, slow, interface-down,
+    interface-up, counter-wrap, degrade-optics (GET URL/scenarios lists their options).
+    Exit code 2 if the simulator refuses the command, 1 if it cannot be reached.
+    """
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url.rstrip("/") + "/scenario",
+        data=" ".join(command).encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            out.print(json.load(response)["done"], highlight=False)
+    except urllib.error.HTTPError as exc:
+        console.print(f"[red]refused:[/red] {escape(str(json.load(exc).get('error', exc.reason)))}", highlight=False)
+        sys.exit(EXIT_CONFIG)
+    except (urllib.error.URLError, OSError) as exc:
+        console.print(f"[red]error:[/red] cannot reach the simulator at {escape(url)}: {escape(str(exc))}")
+        sys.exit(EXIT_RUNTIME)
 
 
 if __name__ == "__main__":

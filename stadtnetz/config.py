@@ -24,6 +24,12 @@ least one device)::
       listen: 127.0.0.1:9873          # host:port of /metrics ([::1]:9873 for IPv6)
       profile_dirs: [profiles/]       # extra profile directories, relative to this file; must exist
       mib_dirs: [mibs/]               # pysmi-compiled MIB modules for symbolic names in profiles
+      ping_count: 5                   # echo requests per device and interval, spread over the interval
+      ping_timeout: 1s                # per echo request
+      degraded_loss: 20%              # a responding device is degraded at this ping loss ...
+      degraded_rtt: 150ms             # ... or this average round-trip time
+      flap_high: 50%                  # flapping starts at this weighted share of state changes (last 21)
+      flap_low: 25%                   # ... and ends below this one
     credentials:                      # named SNMP credential sets
       public-ro:
         version: 2c                   # "1" or "2c" (default 2c); SNMPv3 comes later
@@ -71,7 +77,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -80,13 +85,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from collectors.snmp.profiles import profile_names
 from stadtnetz import inventory as inv
 from stadtnetz.model import Inventory, Settings, SnmpCredentials
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
+from stadtnetz.units import describe, parse_duration, parse_ratio
 
 log = logging.getLogger(__name__)
 
@@ -305,22 +319,9 @@ def _parse_yaml(file: Path, text: str, reporter: _Collector) -> _Document | None
 # --- value rules for the schema -----------------------------------------------------------------------------------
 
 
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a yes/no value ({str(value).lower()})"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"expected text, got {_describe(value)}")
+        raise ValueError(f"expected text, got {describe(value)}")
     return str(value)
 
 
@@ -338,7 +339,7 @@ def _checked(rule: Any) -> Any:
 def _whole(minimum: int) -> Any:
     def validate(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected a whole number >= {minimum}, got {_describe(value)}")
+            raise ValueError(f"expected a whole number >= {minimum}, got {describe(value)}")
         if value < minimum:
             raise ValueError(f"must be a whole number >= {minimum}, got {value}")
         return value
@@ -346,28 +347,10 @@ def _whole(minimum: int) -> Any:
     return validate
 
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*")
-_DURATION_RULE = "use a number with a unit, e.g. '500ms', '30s', '5m', '1h', or a number of seconds"
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> float:
-    """``"500ms"``, ``"30s"``, ``"5m"``, ``"1h"`` or a number of seconds -> seconds (> 0)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    else:
-        raise ValueError(f"invalid duration {_describe(value)}: {_DURATION_RULE}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"a duration must be greater than 0, got {_describe(value)}: {_DURATION_RULE}")
-    return seconds
-
-
 def _coordinate(what: str) -> Any:
     def validate(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"expected a number, e.g. 51.84, got {_describe(value)}")
+            raise ValueError(f"expected a number, e.g. 51.84, got {describe(value)}")
         message = inv.check_coordinate(float(value), what)
         if message:
             raise ValueError(message)
@@ -415,7 +398,7 @@ def _snmp_version(value: Any) -> int:
         return 1
     if text in ("3", "v3"):
         raise ValueError("SNMPv3 is not supported yet (it comes in a later release); use '1' or '2c'")
-    raise ValueError(f"unsupported SNMP version {_describe(value)}: use '1' or '2c' (SNMPv3 comes later)")
+    raise ValueError(f"unsupported SNMP version {describe(value)}: use '1' or '2c' (SNMPv3 comes later)")
 
 
 def _list_or_none(value: Any) -> Any:
@@ -440,6 +423,7 @@ Kind = Annotated[str, BeforeValidator(_checked(inv.check_kind))]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Retries = Annotated[int, BeforeValidator(_whole(0))]
 Positive = Annotated[int, BeforeValidator(_whole(1))]
+Ratio = Annotated[float, BeforeValidator(parse_ratio)]
 Address = Annotated[tuple[str, int], BeforeValidator(_address)]
 Listen = Annotated[tuple[str, int], BeforeValidator(parse_listen)]
 Latitude = Annotated[float, BeforeValidator(_coordinate("lat"))]
@@ -479,6 +463,18 @@ class SettingsSpec(_Spec):
     listen: Listen = ("127.0.0.1", 9873)
     profile_dirs: Annotated[list[Text], BeforeValidator(_list_or_none)] = []
     mib_dirs: Annotated[list[Text], BeforeValidator(_list_or_none)] = []
+    ping_count: Positive = 5
+    ping_timeout: Duration = 1.0
+    degraded_loss: Ratio = 0.2
+    degraded_rtt: Duration = 0.15
+    flap_high: Ratio = 0.5
+    flap_low: Ratio = 0.25
+
+    @model_validator(mode="after")
+    def _flap_thresholds(self) -> SettingsSpec:
+        if not 0 < self.flap_low < self.flap_high:
+            raise ValueError("flap_low must be below flap_high (hysteresis: flapping starts at high, ends below low)")
+        return self
 
 
 class CredentialSpec(_Spec):
@@ -519,6 +515,7 @@ class LayerSpec(_Spec):
     interval: Duration | None = None
     timeout: Duration | None = None
     retries: Retries | None = None
+    ping: bool | None = None
     tags: Tags = []
 
 
@@ -546,6 +543,7 @@ class DeviceSpec(_Spec):
     interval: Duration | None = None
     timeout: Duration | None = None
     retries: Retries | None = None
+    ping: bool | None = None
 
 
 class InventorySpec(_Spec):
@@ -588,7 +586,7 @@ def _message(error: Mapping[str, Any], model: type[BaseModel], sensitive: bool) 
         message = _TYPE_MESSAGES[kind]
         if not loc and kind.startswith("model"):
             message = f"expected a mapping with the fields {', '.join(fields)}"
-        return message if sensitive else f"{message}, got {_describe(error['input'])}"
+        return message if sensitive else f"{message}, got {describe(error['input'])}"
     return str(error["msg"])
 
 
@@ -706,7 +704,7 @@ class _Loader:
         if not isinstance(data, dict):
             self.reporter.error(
                 document.where(""),
-                f"expected a mapping with the sections {', '.join(SECTIONS)}, got {_describe(data)}",
+                f"expected a mapping with the sections {', '.join(SECTIONS)}, got {describe(data)}",
             )
             return
         self.validate(document, "", FileSpec, data)
@@ -782,6 +780,12 @@ class _Loader:
             listen_port=spec.listen[1],
             profile_dirs=tuple(directories),
             mib_dirs=tuple(mib_directories),
+            ping_count=spec.ping_count,
+            ping_timeout=spec.ping_timeout,
+            degraded_loss=spec.degraded_loss,
+            degraded_rtt=spec.degraded_rtt,
+            flap_high=spec.flap_high,
+            flap_low=spec.flap_low,
         )
         explicit = spec.model_fields_set
         self.base = inv.Layer(
@@ -890,6 +894,7 @@ def _layer(spec: LayerSpec | GroupSpec | DeviceSpec, origin: inv.Origin) -> inv.
         interval=spec.interval,
         timeout=spec.timeout,
         retries=spec.retries,
+        ping=spec.ping,
         tags=tuple(spec.tags),
     )
 

@@ -200,6 +200,7 @@ class Layer:
     interval: float | None = None
     timeout: float | None = None
     retries: int | None = None
+    ping: bool | None = None
     tags: tuple[str, ...] = ()
 
 
@@ -209,6 +210,7 @@ BUILTIN = Layer(
     interval=_BUILTIN_SETTINGS.interval,
     timeout=_BUILTIN_SETTINGS.timeout,
     retries=_BUILTIN_SETTINGS.retries,
+    ping=True,
 )
 
 
@@ -591,6 +593,7 @@ class _Resolver:
             interval=float(last("interval")),  # type: ignore[arg-type]
             timeout=float(last("timeout")),  # type: ignore[arg-type]
             retries=int(last("retries")),  # type: ignore[call-overload]
+            ping=bool(last("ping")),
             model=entry.model,
         )
 

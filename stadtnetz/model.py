@@ -56,6 +56,7 @@ class Device:
     interval: float = 60.0  # seconds between polls
     timeout: float = 2.0  # seconds per SNMP request attempt
     retries: int = 1
+    ping: bool = True  # also probe it with ICMP echo (latency, loss, jitter; reachability)
     model: str = ""
 
     @property
@@ -78,6 +79,12 @@ class Settings:
     listen_port: int = 9873
     profile_dirs: tuple[str, ...] = ()  # extra directories of profile YAML files
     mib_dirs: tuple[str, ...] = ()  # directories of pysmi-compiled MIB modules (for MODULE::name in profiles)
+    ping_count: int = 5  # echo requests per device and interval, spread over the interval
+    ping_timeout: float = 1.0
+    degraded_loss: float = 0.2  # a responding device with this ping loss or more is degraded ...
+    degraded_rtt: float = 0.15  # ... or with this average round-trip time (seconds) or more
+    flap_high: float = 0.5  # flapping starts at this weighted share of state changes ...
+    flap_low: float = 0.25  # ... and ends below this one
 
 
 @dataclass(slots=True)
@@ -99,6 +106,7 @@ class MetricKind(enum.Enum):
     COUNTER = "counter"  # monotonic; exported with a _total suffix
     INFO = "info"  # value 1, the information is in the labels
     ENUM = "enum"  # value 1, the current state is the "state" label
+    SUMMARY = "summary"  # quantile series plus _sum and _count
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -21,12 +21,15 @@ import asyncio
 import contextlib
 import hashlib
 import heapq
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from stadtnetz.clock import Clock
 from stadtnetz.model import Device
+
+log = logging.getLogger("stadtnetz.scheduler")
 
 
 def _hash64(text: str) -> int:
@@ -78,6 +81,10 @@ class Scheduler:
         self.slots = asyncio.Semaphore(concurrency)
         self.unreachable_slots = asyncio.Semaphore(unreachable_concurrency or max(2, concurrency // 4))
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._by_id = {device.id: device for device in self.devices}
+        self._again: set[str] = set()  # asked for while running: poll once more right after
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         registry = registry if registry is not None else CollectorRegistry()
         self.lag = Histogram(
             "stadtnetz_scheduler_lag_seconds",
@@ -91,13 +98,43 @@ class Scheduler:
             registry=registry,
         )
         self.started = Counter("stadtnetz_scheduler_polls_started", "Polls started.", registry=registry)
+        self.on_demand = Counter(
+            "stadtnetz_scheduler_on_demand_checks",
+            "Polls started at once to settle a device's status.",
+            registry=registry,
+        )
         in_flight = Gauge("stadtnetz_scheduler_polls_in_flight", "Polls running now.", registry=registry)
         in_flight.set_function(lambda: len(self._running))
         devices_gauge = Gauge("stadtnetz_scheduler_devices", "Devices this process polls.", registry=registry)
         devices_gauge.set(len(self.devices))
 
+    def poll_now(self, device_id: str) -> bool:
+        """Poll a device at once, out of turn (its regular rhythm is unchanged); if a poll of it is running,
+        poll it again right after that one (whose evidence may predate what prompted the request)."""
+        device = self._by_id.get(device_id)
+        loop = self._loop
+        if device is None or loop is None:
+            return False
+        self.on_demand.inc()
+        if device.id in self._running:
+            self._again.add(device.id)
+        else:
+            self._start(device, loop.time(), loop)
+        return True
+
+    def _start(self, device: Device, due: float, loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(self._poll_one(device, due, loop))
+        self._running[device.id] = task
+        task.add_done_callback(lambda _task, device_id=device.id: self._finished(device_id))
+
+    def _finished(self, device_id: str) -> None:
+        self._running.pop(device_id, None)
+        if device_id in self._again and self._loop is not None and not self._stopping:
+            self._again.discard(device_id)
+            self._start(self._by_id[device_id], self._loop.time(), self._loop)
+
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         loop_now, wall_now = loop.time(), self.clock.time()
         heap: list[tuple[float, int]] = []
         for position, device in enumerate(self.devices):
@@ -118,10 +155,9 @@ class Scheduler:
                 if device.id in self._running:
                     self.overruns.inc()
                     continue
-                task = loop.create_task(self._poll_one(device, due, loop))
-                self._running[device.id] = task
-                task.add_done_callback(lambda _task, device_id=device.id: self._running.pop(device_id, None))
+                self._start(device, due, loop)
         finally:
+            self._stopping = True
             for task in list(self._running.values()):
                 task.cancel()
             await asyncio.gather(*self._running.values(), return_exceptions=True)
@@ -130,4 +166,7 @@ class Scheduler:
         async with self.unreachable_slots if self.unreachable(device) else self.slots:
             self.lag.observe(max(0.0, loop.time() - due))
             self.started.inc()
-            await self.poll(device)
+            try:
+                await self.poll(device)
+            except Exception:  # a bug in one poll must not be silent, nor stop the others
+                log.exception("polling %s failed unexpectedly", device.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -16,13 +17,17 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
+from collectors.ping import Pinger, PingPermissionError
+from collectors.ping_rounds import PingRounds
 from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.model import Device, Inventory, PollStatus
+from stadtnetz.reachability import Reachability
 from stadtnetz.scheduler import Scheduler
 from stadtnetz.state import State
+from stadtnetz.topology import Topology
 from stadtnetz.web import build_app
 
 log = logging.getLogger("stadtnetz")
@@ -55,60 +60,134 @@ class _ClientStatsCollector:
 class Service:
     inventory: Inventory
     library: ProfileLibrary
-    devices: list[Device]  # the devices this process polls (its shard)
+    devices: list[Device]  # the devices this process polls and exports (its shard)
     clock: Clock = field(default_factory=SystemClock)
     listen_host: str | None = None
     listen_port: int | None = None
+    listen_socket: socket.socket | None = None  # a listening socket made beforehand (e.g. in another namespace)
+    ping: bool = True  # probe devices with ICMP echo where their configuration says so
 
     def __post_init__(self) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
-        self.state = State(self.devices, self.clock)
         settings = self.inventory.settings
+        owned = {d.id for d in self.devices}
+        by_id = self.inventory.by_id()
+        # the upstream devices of ours that another shard owns: observed (not exported), so that
+        # "down" and "unreachable" are told apart in every shard
+        topology = Topology(self.inventory.devices)
+        observed_ids = dict.fromkeys(a for d in self.devices for a in topology.ancestors(d.id) if a not in owned)
+        self.observed = [by_id[i] for i in observed_ids]
+        watched = [*self.devices, *self.observed]
+        self.state = State(self.devices, self.clock, self.observed)
+        self.reachability = Reachability(self.inventory.devices, self.state, settings, self.clock, self._check_now)
         self.client = SnmpClient(
             max_in_flight=max(64, settings.concurrency * settings.max_in_flight_per_device),
             max_in_flight_per_device=settings.max_in_flight_per_device,
         )
         self.registry.register(_ClientStatsCollector(self.client))
-        self.poller = SnmpPoller(self.client, self.library, self.state, self.inventory, self.clock, self.registry)
+        self.poller = SnmpPoller(
+            self.client,
+            self.library,
+            self.state,
+            self.inventory,
+            self.clock,
+            self.registry,
+            on_result=self.reachability.snmp_result,
+        )
         self.scheduler = Scheduler(
-            self.devices,
+            [d for d in watched if d.credentials],
             self.poller.poll,
             settings.concurrency,
             self.clock,
             self.registry,
             unreachable=lambda device: self.state[device.id].status is PollStatus.TIMEOUT,
         )
+        self.ping_devices = [d for d in watched if d.ping] if self.ping else []
+        self.pinger: Pinger | None = None
+        self.ping_rounds: PingRounds | None = None
+        self.ping_scheduler: Scheduler | None = None
+        self.ping_problem = ""
+        self._by_id = {d.id: d for d in watched}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._checks: set[asyncio.Task[object]] = set()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     def health(self) -> tuple[bool, str]:
         if not self._tasks or any(t.done() for t in self._tasks):
             return False, "scheduler not running"
+        if self.ping_problem:
+            return True, f"polling; ping disabled: {self.ping_problem}"
         return True, "polling"
+
+    def _check_now(self, device_id: str) -> None:
+        """Settle a device's status: poll it (and ping it) at once, out of turn."""
+        self.scheduler.poll_now(device_id)
+        device = self._by_id.get(device_id)
+        if self.ping_rounds is not None and device is not None and device.ping:
+            task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.ping_rounds.quick(device))
+            self._checks.add(task)
+            task.add_done_callback(self._checks.discard)
+
+    async def _start_ping(self) -> None:
+        if not self.ping_devices:
+            return
+        pinger = Pinger()
+        families = {socket.AF_INET6 if ":" in d.host else socket.AF_INET for d in self.ping_devices}
+        try:
+            for family in families:
+                pinger.open_socket(family)
+        except PingPermissionError as exc:
+            await pinger.close()
+            self.ping_problem = str(exc)
+            log.warning("ping is disabled: %s", exc)
+            return
+        self.pinger = pinger
+        self.ping_rounds = PingRounds(
+            pinger, self.state, self.inventory.settings, self.clock, self.reachability.ping_result, self.registry
+        )
+        self.ping_scheduler = Scheduler(
+            self.ping_devices,
+            self.ping_rounds.round,
+            len(self.ping_devices) + 1,
+            self.clock,
+            CollectorRegistry(),  # its counters would clash with the SNMP scheduler's; the rounds are counted
+        )
 
     async def start(self) -> str:
         """Start polling and serving; return the URL of /metrics' server."""
-        host = self.listen_host or self.inventory.settings.listen_host
-        port = self.inventory.settings.listen_port if self.listen_port is None else self.listen_port
         app = build_app(self.state, [self.registry], self.health)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        if self.listen_socket is not None:
+            site: web.BaseSite = web.SockSite(self._runner, self.listen_socket)
+        else:
+            host = self.listen_host or self.inventory.settings.listen_host
+            port = self.inventory.settings.listen_port if self.listen_port is None else self.listen_port
+            site = web.TCPSite(self._runner, host, port)
         await site.start()
         bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         self.url = f"http://{shown}:{bound[1]}/"
         await self.client.__aenter__()
-        self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop), name="scheduler"))
-        log.info("polling %d devices, serving %s", len(self.devices), self.url)
+        await self._start_ping()
+        self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop), name="snmp-scheduler"))
+        if self.ping_scheduler is not None:
+            self._tasks.append(asyncio.create_task(self.ping_scheduler.run(self._stop), name="ping-scheduler"))
+        observed = f" (and {len(self.observed)} upstream devices of other shards)" if self.observed else ""
+        log.info("polling %d devices%s, serving %s", len(self.devices), observed, self.url)
         return self.url
 
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task in list(self._checks):
+            task.cancel()
+        await asyncio.gather(*self._checks, return_exceptions=True)
         await self.client.close()
+        if self.pinger is not None:
+            await self.pinger.close()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -31,9 +31,10 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from collectors.snmp.profiles import escape_label
 from stadtnetz.clock import Clock
+from stadtnetz.labels import escape_label
 from stadtnetz.model import Device, MetricDef, MetricKind, PollStatus, Reading
+from stadtnetz.topology import Status
 
 WRAP32 = 1 << 32
 MASK64 = (1 << 64) - 1
@@ -128,25 +129,77 @@ def intern_layout(keys: tuple[tuple[MetricDef, str], ...]) -> Layout:
     return layout
 
 
+class PingRecord:
+    """A device's ping results: the last round, and totals over all rounds."""
+
+    __slots__ = (
+        "jitter",
+        "loss",
+        "received_total",
+        "rtt_count_total",
+        "rtt_max",
+        "rtt_median",
+        "rtt_min",
+        "rtt_sum_total",
+        "sent_total",
+    )
+
+    def __init__(self) -> None:
+        self.sent_total = 0
+        self.received_total = 0
+        self.rtt_sum_total = 0.0
+        self.rtt_count_total = 0
+        self.loss = NAN
+        self.rtt_min = self.rtt_median = self.rtt_max = self.jitter = NAN
+
+    def add_round(self, sent: int, rtts: list[float], jitter: float) -> None:
+        self.sent_total += sent
+        self.received_total += len(rtts)
+        self.rtt_sum_total += sum(rtts)
+        self.rtt_count_total += len(rtts)
+        self.loss = 1.0 - len(rtts) / sent if sent else NAN
+        ordered = sorted(rtts)
+        if ordered:
+            self.rtt_min, self.rtt_max = ordered[0], ordered[-1]
+            middle = len(ordered) // 2
+            self.rtt_median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        else:
+            self.rtt_min = self.rtt_median = self.rtt_max = NAN
+        self.jitter = jitter
+
+
 class DeviceState:
-    """Everything known about one device: poll status, and its series' values in compact arrays."""
+    """Everything known about one device: poll status, its series' values in compact arrays, its ping
+    results, and its status in the topology (filled in by :mod:`stadtnetz.reachability`)."""
 
     __slots__ = (
         "counters",
         "device",
         "error",
+        "exported",
+        "flapping",
+        "health",
         "last_poll",
         "last_seen",
         "layout",
+        "ping",
         "poll_seconds",
+        "root_cause",
+        "state_change",
         "status",
         "sys_object_id",
         "uptime_ticks",
         "values",
     )
 
-    def __init__(self, device: Device) -> None:
+    def __init__(self, device: Device, exported: bool = True) -> None:
         self.device = device
+        self.exported = exported  # False: observed only to know an upstream's health (another shard exports it)
+        self.health = Status.UNKNOWN
+        self.root_cause = ""
+        self.flapping = False
+        self.state_change = 0.0
+        self.ping: PingRecord | None = None
         self.status = PollStatus.UNKNOWN
         self.error = ""
         self.last_seen = 0.0  # wall time of the last successful poll
@@ -202,9 +255,11 @@ class DeviceState:
 class State:
     """The state of every device this process polls."""
 
-    def __init__(self, devices: Iterable[Device], clock: Clock) -> None:
+    def __init__(self, devices: Iterable[Device], clock: Clock, observed: Iterable[Device] = ()) -> None:
         self.clock = clock
         self.devices: dict[str, DeviceState] = {d.id: DeviceState(d) for d in devices}
+        for device in observed:
+            self.devices.setdefault(device.id, DeviceState(device, exported=False))
         self.discontinuities = 0
 
     def __getitem__(self, device_id: str) -> DeviceState:
@@ -272,8 +327,20 @@ class State:
         state.error = error
         state.poll_seconds = duration
 
+    def record_ping(self, device_id: str, sent: int, rtts: list[float], jitter: float) -> PingRecord:
+        """Store one ping round of a device."""
+        state = self.devices[device_id]
+        if state.ping is None:
+            state.ping = PingRecord()
+        state.ping.add_round(sent, rtts, jitter)
+        return state.ping
+
+    def exported(self) -> list[DeviceState]:
+        """The devices this process owns (not those it only observes for another shard's topology)."""
+        return [state for state in self.devices.values() if state.exported]
+
     def status_counts(self) -> dict[PollStatus, int]:
         counts = dict.fromkeys(PollStatus, 0)
-        for state in self.devices.values():
+        for state in self.exported():
             counts[state.status] += 1
         return counts

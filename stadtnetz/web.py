@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import math
 import zlib
 from collections.abc import Callable, Iterable
 
@@ -19,6 +20,10 @@ from exporters.prometheus import CONTENT_TYPE, render_stream
 from stadtnetz import __version__
 from stadtnetz.model import PollStatus
 from stadtnetz.state import State
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
 
 
 def build_app(
@@ -55,7 +60,7 @@ def build_app(
         payload = {
             "status": "ok" if healthy else "unhealthy",
             "detail": detail,
-            "devices": len(state.devices),
+            "devices": len(state.exported()),
             "polls": {status.value: counts[status] for status in PollStatus},
             "version": __version__,
         }
@@ -70,12 +75,22 @@ def build_app(
                 "district": s.device.district,
                 "address": s.device.endpoint,
                 "upstream": s.device.upstream,
-                "snmp_status": s.status.value,
+                "status": s.health.value,
+                "root_cause": s.root_cause or None,
+                "flapping": s.flapping,
+                "snmp_status": s.status.value if s.device.credentials else None,
                 "error": s.error,
                 "last_seen": s.last_seen or None,
                 "series": len(s.keys),
+                "ping": None
+                if s.ping is None
+                else {
+                    "loss": _finite(s.ping.loss),
+                    "rtt_median": _finite(s.ping.rtt_median),
+                    "jitter": _finite(s.ping.jitter),
+                },
             }
-            for s in state.devices.values()
+            for s in state.exported()
         ]
         return web.Response(text=json.dumps(rows, ensure_ascii=False), content_type="application/json")
 
@@ -86,7 +101,7 @@ def build_app(
 <html lang="en"><head><meta charset="utf-8"><title>stadtnetz</title></head>
 <body>
 <h1>stadtnetz {html.escape(__version__)}</h1>
-<p>{len(state.devices)} devices: {html.escape(summary)}</p>
+<p>{len(state.exported())} devices: {html.escape(summary)}</p>
 <ul>
 <li><a href="metrics">/metrics</a> - Prometheus exposition</li>
 <li><a href="healthz">/healthz</a> - health of the collector</li>

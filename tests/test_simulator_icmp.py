@@ -458,7 +458,8 @@ def test_simulate_netns_process_serves_inside_its_namespace_and_deletes_it(tmp_p
         namespace = simulator_namespace(simulator)
         assert namespace is not None and namespace.exists() and port
         ready = next(line for line in simulator.log_path.read_text().splitlines() if line.startswith("ready"))
-        assert re.fullmatch(rf"ready: 60 devices on 198\.19\.0\.1 \.\. 198\.19\.0\.60 UDP port {port} netns \S+", ready)
+        expected = rf"ready: 60 devices on 198\.19\.0\.1 \.\. 198\.19\.0\.60 UDP port {port} netns \S+ control http://\S+"
+        assert re.fullmatch(expected, ready)
         rows = inventory.read_text().splitlines()[1:]
         assert len(rows) == 60 and all(row.split(",")[2].startswith("198.19.0.") for row in rows)
         pinged = netns.run_command(namespace, ["fping", "-c", "2", "-q", "-t", "300", "198.19.0.1", "198.19.0.60"])
@@ -494,6 +495,8 @@ def test_simulate_netns_without_privileges_falls_back_to_loopback(wrapper: tuple
             "0",
             "--duration",
             "0.3",
+            "--control",
+            "127.0.0.1:0",
         ],
         capture_output=True,
         text=True,
@@ -504,7 +507,8 @@ def test_simulate_netns_without_privileges_falls_back_to_loopback(wrapper: tuple
     assert result.returncode == 0, result.stderr
     assert "warning: --netns" in result.stderr and "needs root" in result.stderr
     assert "Falling back to loopback" in result.stderr and "kernel answers every ping" in result.stderr
-    assert re.search(r"^ready: 20 devices on 127\.20\.0\.1 \.\. 127\.20\.0\.20 UDP port \d+$", result.stdout, re.M)
+    ready = r"^ready: 20 devices on 127\.20\.0\.1 \.\. 127\.20\.0\.20 UDP port \d+ control http://\S+$"
+    assert re.search(ready, result.stdout, re.M)
     assert "netns" not in result.stdout
     assert (sorted(os.listdir(netns.NETNS_DIR)) if netns.NETNS_DIR.exists() else []) == namespaces_before
 

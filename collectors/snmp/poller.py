@@ -10,6 +10,7 @@ reason for failure. Counts what it does in the process's own metrics.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -34,20 +35,25 @@ class SnmpPoller:
         inventory: Inventory,
         clock: Clock,
         registry: CollectorRegistry | None = None,
+        on_result: Callable[[str, bool, float], None] = lambda device_id, answered, started: None,
     ) -> None:
         self.client = client
         self.library = library
         self.state = state
         self.clock = clock
+        # (device id, did it answer, monotonic time the poll started: what the evidence is from)
+        self.on_result = on_result
         settings = inventory.settings
         self.targets: dict[str, Target] = {}
         for device in inventory.devices:
             credentials = inventory.credentials.get(device.credentials or "")
+            if credentials is None:
+                continue  # not polled over SNMP (ping only, or not ours)
             self.targets[device.id] = Target(
                 device.host,
                 device.port,
-                community=credentials.community.reveal().encode() if credentials else b"public",
-                version=credentials.version if credentials else 1,
+                community=credentials.community.reveal().encode(),
+                version=credentials.version,
                 timeout=device.timeout,
                 retries=device.retries,
                 max_repetitions=settings.max_repetitions,
@@ -94,6 +100,7 @@ class SnmpPoller:
         )
         self.durations.observe(duration)
         self.results.labels("ok").inc()
+        self.on_result(device.id, True, started)
         return PollStatus.OK
 
     def _failed(self, device: Device, status: PollStatus, error: str, started: float) -> PollStatus:
@@ -101,6 +108,8 @@ class SnmpPoller:
         self.state.record_failure(device.id, status, error, duration)
         self.durations.observe(duration)
         self.results.labels(status.value).inc()
+        # an error answer is still an answer: the device is reachable, its agent is unhappy
+        self.on_result(device.id, status is PollStatus.ERROR, started)
         return status
 
 

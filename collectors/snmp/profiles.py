@@ -64,6 +64,7 @@ import yaml
 
 from collectors.snmp.oid import format_oid, parse_oid
 from collectors.snmp.types import Counter32, Counter64, ExceptionValue, Oid, Value, VarBind
+from stadtnetz.labels import escape_label
 from stadtnetz.model import MetricDef, MetricKind, Reading
 
 BUILTIN_PROFILE_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
@@ -485,13 +486,6 @@ class PollPlan:
             for table in profile.tables:
                 readings.extend(_evaluate_table(table, by_root))
         return readings
-
-
-def escape_label(text: str) -> str:
-    """Escape a label value for the Prometheus text format."""
-    if "\\" in text or '"' in text or "\n" in text:
-        return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return text
 
 
 def _number(value: Value) -> float | None:

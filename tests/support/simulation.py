@@ -143,7 +143,8 @@ def start_simulator_process(
 ) -> tuple[Daemon, int, Path]:
     """``stadtnetz simulate`` as a child process on a free UDP port; waits until it serves.
 
-    Returns the daemon (stop it by calling ``stop()``), the UDP port and the inventory CSV it wrote.
+    Returns the daemon (stop it by calling ``stop()``), the UDP port and the inventory CSV it wrote;
+    :func:`simulator_control_url` reads where its control API listens.
     ``netns=True`` adds ``--netns`` (read the namespace with :func:`simulator_namespace`).
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -166,6 +167,8 @@ def start_simulator_process(
             community,
             "--write-inventory",
             str(inventory),
+            "--control",
+            "127.0.0.1:0",
             *(["--netns"] if netns else []),
         ],
         directory / "simulator.log",
@@ -181,6 +184,15 @@ def start_simulator_process(
 
 
 _NAMESPACE_IN_READY_LINE = re.compile(r"^ready: .* netns (\S+)", re.MULTILINE)
+_CONTROL_IN_READY_LINE = re.compile(r"^ready: .* control (http://\S+)", re.MULTILINE)
+
+
+def simulator_control_url(simulator: Daemon) -> str:
+    """Where a ``stadtnetz simulate`` process serves its control API (from its ready line)."""
+    match = _CONTROL_IN_READY_LINE.search(simulator.log_path.read_text(errors="replace"))
+    if match is None:
+        raise RuntimeError(f"the simulator announced no control API:\n{simulator.log_tail()}")
+    return match.group(1)
 
 
 def simulator_namespace(simulator: Daemon) -> Namespace | None:
