@@ -4,8 +4,9 @@ Owns the step from "the SNMP poll timed out" / "3 of 5 echoes came back" to
 "the device responds, and is (not) degraded": a device responds when any of
 its probes' latest results says so (a device whose SNMP agent hangs but which
 answers ping is reachable; its SNMP status tells the rest); it is degraded
-when its last ping round lost ``degraded_loss`` or more, or averaged
-``degraded_rtt`` or more. Every observation goes to the
+when its recent echoes (the last rounds, at least ``DEGRADED_WINDOW`` echoes:
+one lost echo of five is noise, not 20 % loss) lost ``degraded_loss`` or more,
+or took ``degraded_rtt`` or more on average. Every observation goes to the
 :class:`~stadtnetz.topology.StatusBoard`, whose verdicts are written into the
 device's state together with the flap detector's; the devices the board
 wants checked at once are handed to ``check_now``.
@@ -14,7 +15,7 @@ wants checked at once are handed to ``check_now``.
 from __future__ import annotations
 
 import logging
-import math
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from stadtnetz.clock import Clock
@@ -27,6 +28,7 @@ log = logging.getLogger("stadtnetz.status")
 
 SNMP = "snmp"
 PING = "ping"
+DEGRADED_WINDOW = 20  # echoes over which loss and round-trip time are judged
 
 
 class Reachability:
@@ -49,6 +51,7 @@ class Reachability:
         # device -> probe -> (responded, when that probe started) of its latest result
         self.latest: dict[str, dict[str, tuple[bool, float]]] = {}
         self.degraded: dict[str, bool] = {}
+        self.recent: dict[str, deque[tuple[int, int, float]]] = {}  # device -> (sent, received, rtt sum) per round
 
     def snmp_result(self, device_id: str, answered: bool, started: float) -> None:
         """An SNMP poll's outcome; ``started`` (monotonic) is when it began, i.e. when its evidence is from."""
@@ -56,10 +59,17 @@ class Reachability:
 
     def ping_result(self, device_id: str, sent: int, received: int, rtt_avg: float, started: float) -> None:
         """A ping round's outcome, from when it began."""
-        degraded = received > 0 and (
-            1 - received / sent >= self.settings.degraded_loss
-            or (not math.isnan(rtt_avg) and rtt_avg >= self.settings.degraded_rtt)
-        )
+        rounds = self.recent.setdefault(device_id, deque())
+        rounds.append((sent, received, rtt_avg * received if received else 0.0))
+        while len(rounds) > 1 and sum(r[0] for r in rounds) - rounds[0][0] >= DEGRADED_WINDOW:
+            rounds.popleft()
+        sent_total = sum(r[0] for r in rounds)
+        received_total = sum(r[1] for r in rounds)
+        degraded = False
+        if received > 0 and sent_total >= DEGRADED_WINDOW and received_total:
+            loss = 1 - received_total / sent_total
+            average = sum(r[2] for r in rounds) / received_total
+            degraded = loss >= self.settings.degraded_loss or average >= self.settings.degraded_rtt
         self.degraded[device_id] = degraded
         self._observe(device_id, PING, received > 0, started)
 
@@ -71,8 +81,11 @@ class Reachability:
         if previous is not None and previous[1] > started:
             return  # a result older than one already known (a slow probe finishing late): no news
         results[probe] = (answered, started)
-        responding = any(answered for answered, _ in results.values())
-        to_check = self.board.observe(device_id, responding, self.degraded.get(device_id, False), started)
+        answered_at = [at for ok, at in results.values() if ok]
+        responding = bool(answered_at)
+        # what the verdict rests on: the newest answer, or (all probes failing) the oldest of the failures
+        evidence = max(answered_at) if responding else min(at for _, at in results.values())
+        to_check = self.board.observe(device_id, responding, self.degraded.get(device_id, False), evidence)
         status = self.board.status[device_id].status
         if status is not Status.UNREACHABLE:  # failing behind a failed upstream is not the device's own doing
             device = self.state.devices.get(device_id)

@@ -126,15 +126,15 @@ class StatusBoard:
         self._waiting: dict[str, set[str]] = {}  # device -> devices whose status waits for its next check
 
     def observe(self, device_id: str, responding: bool, degraded: bool, now: float) -> set[str]:
-        """One observation of a device, with ``now`` the time its evidence is from (when the probe
-        started); returns the devices to check now."""
+        """One observation of a device; ``now`` is the time its verdict rests on (when the probe that
+        answered, or the oldest of the probes that all failed, started). Returns the devices to check now."""
         health = self.health[device_id]
         flipped = health.responding is not responding
         if flipped:
             health.changed_at = now
         health.responding = responding
         health.degraded = degraded and responding
-        health.checked_at = max(health.checked_at, now)
+        health.checked_at = now
         to_check: set[str] = set()
         affected = [device_id, *self._waiting.pop(device_id, ())]
         if flipped:

@@ -162,3 +162,32 @@ def test_flapping_starts_high_and_stops_low() -> None:
 def test_flap_thresholds_must_make_sense() -> None:
     with pytest.raises(ValueError):
         FlapDetector(high=0.2, low=0.3)
+
+
+# ------------------------------------------------------------------ several probes per device
+
+
+def test_stale_good_news_from_one_probe_does_not_make_children_down() -> None:
+    from stadtnetz.clock import ManualClock
+    from stadtnetz.model import Settings
+    from stadtnetz.reachability import Reachability
+    from stadtnetz.state import State
+
+    clock = ManualClock()
+    checks: list[str] = []
+    reachability = Reachability(CITY, State(CITY, clock), Settings(), clock, checks.append)
+    for d in CITY:
+        reachability.snmp_result(d.id, True, 1.0)
+        reachability.ping_result(d.id, 5, 5, 0.002, 1.0)
+    # dist-1's last ping round began at 9 and was answered; then the cut at 10
+    reachability.ping_result("dist-1", 5, 5, 0.002, 9.0)
+    reachability.snmp_result("hs-1", False, 11.0)
+    reachability.ping_result("hs-1", 5, 0, float("nan"), 11.5)
+    # dist-1's SNMP poll started at 12 fails, but its ping (from 9) still says it answers:
+    reachability.snmp_result("dist-1", False, 12.0)
+    board = reachability.board
+    assert board.status["dist-1"].status is Status.UP
+    # that answer is from before hs-1 failed: no verdict on hs-1 yet, dist-1 is checked instead
+    assert board.status["hs-1"].status is Status.UP and "dist-1" in checks
+    reachability.ping_result("dist-1", 3, 0, float("nan"), 12.5)  # the on-demand check: silent too
+    assert board.status["hs-1"] == DeviceStatus(Status.UNREACHABLE, "dist-1")
