@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import signal
 import socket
 import sys
@@ -411,6 +412,19 @@ def run(config_path: Path, shard: str | None, listen: str | None, log_level: str
 
 @main.command()
 @click.option(
+    "--netns/--no-netns",
+    default=None,
+    help="Put the simulated city in its own network namespace, so ping sees each device's latency, loss and "
+    "faults (needs root; the default when running as root).",
+)
+@click.option(
+    "--control",
+    default="127.0.0.1:9874",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="The simulator's control API for faults (stadtnetz scenario URL fibre-cut dist-003); 'off' disables it.",
+)
+@click.option(
     "--devices",
     "-n",
     type=click.IntRange(min=3),
@@ -442,37 +456,75 @@ def run(config_path: Path, shard: str | None, listen: str | None, log_level: str
     help="UDP port of the simulated devices (a free one if taken).",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Which simulated city.")
-def demo(devices: int, duration: float | None, listen: str, interval: float, sim_port: int, seed: int) -> None:
-    """The simulated city and the collector polling it, in one process: /metrics in seconds, no setup."""
+def demo(
+    devices: int,
+    duration: float | None,
+    listen: str,
+    interval: float,
+    sim_port: int,
+    seed: int,
+    netns: bool | None,
+    control: str,
+) -> None:
+    """The simulated city and the collector polling it, in one process: /metrics in seconds, no setup.
+
+    As root the city gets its own network namespace and is pinged as well as
+    polled; otherwise it stays on loopback addresses and is polled over SNMP
+    only (the kernel would answer every ping for it).
+    """
+    from simulators.control import listening_socket
     from stadtnetz.demo import run_demo
 
     _setup_logging("warning")
     host, port = _listen_option(listen)
     assert host is not None and port is not None
+    try:  # both made here, in the host's namespace, so they stay reachable from it
+        listen_socket = listening_socket(host, port)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot listen on {listen}: {exc.strerror}; choose another with --listen")
+        sys.exit(EXIT_RUNTIME)
+    control_socket = _control_socket(control)
+    namespace = None
+    if netns is True or (netns is None and os.geteuid() == 0):
+        namespace = _enter_simulator_namespace()
 
-    def announce(url: str, simulation: Simulation, service: Service) -> None:
+    def announce(url: str, control_url: str, simulation: Simulation, service: Service) -> None:
         counts = simulation.city.count_by_kind()
         first = simulation.city.devices[0]
-        console.print(
-            f"simulated city: {len(simulation.city.devices)} devices ({counts['hotspot']} hotspots) on "
-            f"127.20.x.y UDP port {simulation.port}, e.g. snmpwalk -v2c -c public {first.address}:{simulation.port}"
-            f" 1.3.6.1.2.1.1",
-            highlight=False,
-            soft_wrap=True,
-        )
+        summary = f"simulated city: {len(simulation.city.devices)} devices ({counts['hotspot']} hotspots)"
+        if namespace is not None:
+            console.print(
+                f"{summary} in network namespace {namespace.name}, pinged and polled; try: ip netns exec "
+                f"{namespace.name} snmpwalk -v2c -c public {first.address}:{simulation.port} 1.3.6.1.2.1.1",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            console.print(
+                f"{summary} on 127.20.x.y UDP port {simulation.port}, polled over SNMP only (on loopback the kernel "
+                f"would answer every ping; run as root for a namespace); try: snmpwalk -v2c -c public "
+                f"{first.address}:{simulation.port} 1.3.6.1.2.1.1",
+                highlight=False,
+                soft_wrap=True,
+            )
         console.print(f"collector polling every {interval:g} s; first values within {interval:g} s", highlight=False)
+        if control_url:
+            console.print(f"faults: stadtnetz scenario {control_url} fibre-cut dist-003", highlight=False)
         out.print(f"metrics: {url}metrics", highlight=False, soft_wrap=True)
         sys.stdout.flush()
 
     async def start() -> None:
         stop = await _until_signal(duration)
-        await run_demo(devices, seed, sim_port, host, port, interval, stop, announce)
+        await run_demo(devices, seed, sim_port, listen_socket, control_socket, interval, stop, announce, namespace)
 
     try:
         asyncio.run(start())
     except OSError as exc:
-        console.print(f"[red]error:[/red] {exc}; choose another address with --listen", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(EXIT_RUNTIME)
+    finally:
+        if namespace is not None:
+            _delete_simulator_namespace(namespace)
 
 
 @main.command()

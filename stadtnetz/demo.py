@@ -7,6 +7,7 @@ Owns turning a running simulation into the inventory the service polls
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from stadtnetz.secrets import Secret
 from stadtnetz.service import Service
 
 if TYPE_CHECKING:
+    from simulators.netns import Namespace
     from simulators.runner import Simulation
 
 DEMO_CREDENTIALS = "simulated-city"
@@ -55,32 +57,46 @@ async def run_demo(
     devices: int,
     seed: int,
     sim_port: int,
-    listen_host: str,
-    listen_port: int,
+    listen: socket.socket,
+    control: socket.socket | None,
     interval: float,
     stop: asyncio.Event,
-    announce: Callable[[str, Simulation, Service], None],
+    announce: Callable[[str, str, Simulation, Service], None],
+    namespace: Namespace | None = None,
 ) -> None:
     """Serve a simulated city and poll it until ``stop`` is set.
 
-    The simulator takes ``sim_port`` if free, else any free port (the demo
-    polls whatever port it got).
+    ``listen`` and ``control`` are listening sockets made beforehand (in the
+    host's network namespace, so they stay reachable when this thread runs in
+    ``namespace``). In a namespace the devices live behind its TUN device and
+    are pinged too; on loopback the kernel would answer every ping for them, so
+    they are polled over SNMP only. The simulator takes ``sim_port`` if free,
+    else any free port.
     """
     from collectors.snmp.profiles import load_profiles
+    from simulators.control import serve_control
     from simulators.runner import start_simulation
+    from simulators.scenarios import Scenarios
 
     try:
-        simulation = await start_simulation(devices, seed=seed, port=sim_port)
+        simulation = await start_simulation(devices, seed=seed, port=sim_port, netns=namespace)
     except OSError:
-        simulation = await start_simulation(devices, seed=seed, port=0)
+        simulation = await start_simulation(devices, seed=seed, port=0, netns=namespace)
+    control_runner, control_url = None, ""
     try:
-        inventory = inventory_for_city(simulation.city, b"public", interval=interval, listen_port=listen_port)
-        service = Service(inventory, load_profiles(), inventory.devices, listen_host=listen_host)
+        if control is not None:
+            control_runner, control_url = await serve_control(Scenarios(simulation.faults), control)
+        inventory = inventory_for_city(simulation.city, b"public", interval=interval)
+        service = Service(
+            inventory, load_profiles(), inventory.devices, listen_socket=listen, ping=namespace is not None
+        )
         url = await service.start()
         try:
-            announce(url, simulation, service)
+            announce(url, control_url, simulation, service)
             await stop.wait()
         finally:
             await service.stop()
     finally:
+        if control_runner is not None:
+            await control_runner.cleanup()
         await simulation.close()
