@@ -103,7 +103,8 @@ def test_fibre_cut_with_ping_and_snmp_is_one_down_switch(city: ThreadedSimulatio
                     status[switch] == DeviceStatus(Status.DOWN, switch)
                     and all(status[d] == DeviceStatus(Status.UNREACHABLE, switch) for d in below)
                 ),
-                20,
+                30,
+                "cut",
             )
             city.call(scenarios.run, f"repair {switch}")
             repaired = await until(lambda: all(status[d].status is Status.UP for d in [switch, *below]), 30, "repair")
