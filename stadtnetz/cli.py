@@ -92,7 +92,9 @@ def main() -> None:
     """stadtnetz: monitoring for the networks a German municipal utility runs.
 
     Fibre backbone, public WLAN hotspots and the modems of EV charging points,
-    polled over SNMP and published to Prometheus. Start with `stadtnetz demo`.
+    polled over SNMP and pinged, each device's status told apart (down, or
+    unreachable behind a failed upstream), published to Prometheus. Start with
+    `stadtnetz demo`.
     """
 
 
