@@ -45,6 +45,11 @@ DEVICE_STATUS = MetricDef(
 FLAPPING = MetricDef(
     "stadtnetz_device_flapping", MetricKind.GAUGE, "1 while the device's status changes too often (flapping)."
 )
+MAINTENANCE = MetricDef(
+    "stadtnetz_device_maintenance",
+    MetricKind.GAUGE,
+    "1 while the device is inside an open maintenance window (planned work: alert rules stay quiet).",
+)
 STATE_CHANGE = MetricDef(
     "stadtnetz_device_state_change_ratio",
     MetricKind.GAUGE,
@@ -72,6 +77,7 @@ FIXED_FAMILIES = (
     POLL_DURATION,
     DEVICE_STATUS,
     FLAPPING,
+    MAINTENANCE,
     STATE_CHANGE,
     PING_RTT,
     PING_LOSS,
@@ -144,6 +150,7 @@ class _Families:
             f'stadtnetz_device_status{{{head},status="{device.health.value}",root_cause="{root}"}} 1\n'
         )
         lines[FLAPPING].append(f"stadtnetz_device_flapping{{{head}}} {int(device.flapping)}\n")
+        lines[MAINTENANCE].append(f"stadtnetz_device_maintenance{{{head}}} {int(device.maintenance)}\n")
         lines[STATE_CHANGE].append(f"stadtnetz_device_state_change_ratio{{{head}}} {device.state_change!r}\n")
 
     def _ping(self, ping: PingRecord, head: str) -> None:

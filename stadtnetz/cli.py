@@ -613,5 +613,13 @@ def scenario(url: str, command: tuple[str, ...]) -> None:
         sys.exit(EXIT_RUNTIME)
 
 
+def _register_subcommands() -> None:
+    from stadtnetz.cli_maintenance import maintenance
+
+    main.add_command(maintenance)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     main()

@@ -75,6 +75,7 @@ module contains it.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
 import os
@@ -83,6 +84,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -98,14 +100,23 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from collectors.snmp.profiles import profile_names
 from stadtnetz import inventory as inv
-from stadtnetz.model import Inventory, Settings, SnmpCredentials
+from stadtnetz.maintenance import (
+    DEFAULT_TIMEZONE,
+    DeviceMatch,
+    MaintenanceWindow,
+    Recurrence,
+    parse_instant,
+    parse_time_of_day,
+    parse_weekdays,
+)
+from stadtnetz.model import Device, Inventory, Settings, SnmpCredentials
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
 from stadtnetz.units import describe, parse_duration, parse_ratio
 
 log = logging.getLogger(__name__)
 
 MAX_YAML_NODES = 1_000_000  # guards against alias bombs ("billion laughs")
-SECTIONS = ("include", "settings", "credentials", "defaults", "groups", "devices", "inventory")
+SECTIONS = ("include", "settings", "credentials", "defaults", "groups", "devices", "inventory", "maintenance")
 
 
 # --- issues -----------------------------------------------------------------------------------------------------
@@ -451,6 +462,7 @@ class FileSpec(_Spec):
     groups: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
     devices: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
     inventory: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
+    maintenance: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
 
 
 class SettingsSpec(_Spec):
@@ -551,6 +563,69 @@ class InventorySpec(_Spec):
     group: Name | None = None
 
 
+class MatchSpec(_Spec):
+    """Which devices a maintenance window covers (see :mod:`stadtnetz.maintenance`)."""
+
+    devices: Annotated[list[DeviceId], BeforeValidator(_one_or_list)] = []
+    sites: Annotated[list[Text], BeforeValidator(_one_or_list)] = []
+    districts: Annotated[list[Text], BeforeValidator(_one_or_list)] = []
+    kinds: Annotated[list[Kind], BeforeValidator(_one_or_list)] = []
+    tags: Annotated[list[Tag], BeforeValidator(_one_or_list)] = []
+    groups: Annotated[list[Name], BeforeValidator(_one_or_list)] = []
+
+
+def _timezone(value: Any) -> str:
+    text = _text(value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}: use an IANA name like Europe/Berlin") from None
+    return text
+
+
+class MaintenanceSpec(_Spec):
+    """One maintenance window: once (start, end) or recurring (every, at, duration)."""
+
+    name: Name
+    reason: Text = ""
+    match: MatchSpec
+    timezone: Annotated[str, BeforeValidator(_timezone)] = DEFAULT_TIMEZONE
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    every: Annotated[tuple[int, ...] | None, BeforeValidator(parse_weekdays)] = None
+    at: Annotated[dt.time | None, BeforeValidator(parse_time_of_day)] = None
+    duration: Duration | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _instant(cls, value: Any, info: ValidationInfo) -> dt.datetime:
+        return parse_instant(value, info.data.get("timezone", DEFAULT_TIMEZONE))
+
+    @model_validator(mode="after")
+    def _schedule(self) -> MaintenanceSpec:
+        if self.match == MatchSpec():
+            raise ValueError("match: name at least one of devices, sites, districts, kinds, tags, groups")
+        once = self.start is not None or self.end is not None
+        recurring = self.every is not None or self.at is not None
+        if once and recurring:
+            raise ValueError("give either start and end (once) or every, at and duration (recurring), not both")
+        if once:
+            if self.start is None or self.end is None:
+                raise ValueError("a one-off window needs both start and end")
+            if self.end <= self.start:
+                raise ValueError(f"end ({self.end.isoformat()}) must be after start ({self.start.isoformat()})")
+            if self.duration is not None:
+                raise ValueError("duration belongs to recurring windows; a one-off window ends at end")
+        elif recurring or self.duration is not None:
+            if self.every is None or self.at is None or self.duration is None:
+                raise ValueError("a recurring window needs every (weekdays), at (local time) and duration")
+            if self.duration > 7 * 86400:
+                raise ValueError("duration: a recurring window lasts at most a week")
+        else:
+            raise ValueError("say when: start and end, or every, at and duration")
+        return self
+
+
 # --- pydantic errors -> issues -------------------------------------------------------------------------------------
 
 _TYPE_MESSAGES = {
@@ -619,6 +694,7 @@ class _Loader:
         self.device_items = 0
         self.unreadable = False  # a file could not be read or parsed: its devices are unknown
         self.root_devices_where: inv.Where | None = None
+        self.maintenance: list[tuple[MaintenanceSpec, _Document, str]] = []
 
     # files and includes
 
@@ -737,6 +813,12 @@ class _Loader:
                     self.csv_sources.append(
                         inv.CsvSource(index, document.file.parent / spec.file, document.origin(path), spec.group)
                     )
+        if isinstance(data.get("maintenance"), list):
+            for index, raw in enumerate(data["maintenance"]):
+                path = join_path("maintenance", index)
+                spec = self.validate(document, path, MaintenanceSpec, raw)
+                if spec is not None:
+                    self.maintenance.append((spec, document, path))
 
     def once(self, seen: _SectionOnce, document: _Document, section: str) -> bool:
         where = document.where(section)
@@ -865,6 +947,51 @@ class _Loader:
             )
         )
 
+    def maintenance_windows(self, devices: list[Device], groups: Mapping[str, Any]) -> list[MaintenanceWindow]:
+        """The declared windows, their references to devices and groups checked against the inventory."""
+        known = {device.id for device in devices}
+        windows: list[MaintenanceWindow] = []
+        first: dict[str, inv.Where] = {}
+        for spec, document, path in self.maintenance:
+            where = document.where(path)
+            if spec.name in first:
+                self.reporter.error(
+                    document.where(join_path(path, "name")),
+                    f"maintenance window {spec.name!r} is already declared at {first[spec.name]}; names must be unique",
+                )
+                continue
+            first[spec.name] = where
+            for field_name, names, pool, what in (
+                ("devices", spec.match.devices, known, "device"),
+                ("groups", spec.match.groups, set(groups), "group"),
+            ):
+                for index, name in enumerate(names):
+                    if name not in pool:
+                        close = difflib.get_close_matches(name, sorted(pool), n=1)
+                        hint = f"; did you mean {close[0]!r}?" if close else ""
+                        self.reporter.error(
+                            document.where(join_path(path, "match", field_name, index)),
+                            f"unknown {what} {name!r}{hint}",
+                        )
+            match = DeviceMatch(*(frozenset(getattr(spec.match, key)) for key in MatchSpec.model_fields))
+            recurrence = None
+            if spec.every is not None and spec.at is not None and spec.duration is not None:
+                recurrence = Recurrence(spec.every, spec.at, spec.duration)
+            window = MaintenanceWindow(
+                name=spec.name,
+                match=match,
+                reason=spec.reason,
+                start=spec.start,
+                end=spec.end,
+                recurrence=recurrence,
+                timezone=spec.timezone,
+                where=str(where),
+            )
+            if not any(match.matches(device) for device in devices):
+                self.reporter.warning(document.where(join_path(path, "match")), "matches no device of the inventory")
+            windows.append(window)
+        return windows
+
     def read_inventories(self) -> bool:
         """Read every CSV inventory; False if any file (YAML or CSV) was unusable."""
         usable = not self.unreadable
@@ -927,6 +1054,7 @@ def load_inventory(
         profiles,
         reporter,
     )
+    maintenance = loader.maintenance_windows(devices, groups)
     if loader.device_items == 0 and files_usable:
         reporter.error(
             loader.root_devices_where or inv.Where(path, None, "devices"),
@@ -949,4 +1077,5 @@ def load_inventory(
         devices=devices,
         groups=groups,
         warnings=warnings,
+        maintenance=maintenance,
     )

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stadtnetz.secrets import Secret
+
+if TYPE_CHECKING:
+    from stadtnetz.maintenance import MaintenanceWindow
 
 DEFAULT_SNMP_PORT = 161
 
@@ -96,6 +100,7 @@ class Inventory:
     devices: list[Device] = field(default_factory=list)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group name -> device ids
     warnings: list[str] = field(default_factory=list)  # "FILE:LINE: field: message", e.g. ignored CSV columns
+    maintenance: list[MaintenanceWindow] = field(default_factory=list)  # planned work, see stadtnetz.maintenance
 
     def by_id(self) -> dict[str, Device]:
         return {device.id: device for device in self.devices}

@@ -7,6 +7,8 @@ its SNMP traffic. Everything else is done by the parts it wires.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
 import socket
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
 from collectors.ping import Pinger, PingPermissionError
@@ -23,6 +25,7 @@ from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
 from stadtnetz.clock import Clock, SystemClock
+from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
 from stadtnetz.reachability import Reachability
 from stadtnetz.scheduler import Scheduler
@@ -56,6 +59,31 @@ class _ClientStatsCollector:
             yield family
 
 
+class _MaintenanceCollector:
+    """Exports which maintenance windows are open and how many devices each covers."""
+
+    def __init__(self, maintenance: Maintenance, clock: Clock) -> None:
+        self.maintenance, self.clock = maintenance, clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+        open_windows = {w.name for w in self.maintenance.open_windows(now)}
+        is_open = GaugeMetricFamily(
+            "stadtnetz_maintenance_window_open", "1 while the declared maintenance window is open.", labels=["window"]
+        )
+        covered = GaugeMetricFamily(
+            "stadtnetz_maintenance_window_devices", "Devices the maintenance window covers.", labels=["window"]
+        )
+        for window in self.maintenance.windows:
+            is_open.add_metric([window.name], int(window.name in open_windows))
+            covered.add_metric([window.name], len(self.maintenance.covered[window.name]))
+        yield is_open
+        yield covered
+
+
+MAINTENANCE_CHECK_SECONDS = 1.0
+
+
 @dataclass
 class Service:
     inventory: Inventory
@@ -86,6 +114,10 @@ class Service:
             max_in_flight_per_device=settings.max_in_flight_per_device,
         )
         self.registry.register(_ClientStatsCollector(self.client))
+        self.maintenance = Maintenance(self.inventory.maintenance, self.devices)
+        if self.inventory.maintenance:
+            self.registry.register(_MaintenanceCollector(self.maintenance, self.clock))
+        self._in_maintenance: set[str] = set()
         self.poller = SnmpPoller(
             self.client,
             self.library,
@@ -121,6 +153,26 @@ class Service:
         if self.ping_problem:
             return True, f"polling; ping disabled: {self.ping_problem}"
         return True, "polling"
+
+    def mark_maintenance(self) -> None:
+        """Flag the devices inside an open maintenance window (and clear those whose window closed)."""
+        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+        current = self.maintenance.devices_in_maintenance(now)
+        if current == self._in_maintenance:
+            return
+        for device_id in current ^ self._in_maintenance:
+            self.state[device_id].maintenance = device_id in current
+        started, ended = len(current - self._in_maintenance), len(self._in_maintenance - current)
+        log.info(
+            "maintenance: %d devices entered a window, %d left one; %d now in one", started, ended, len(current)
+        )
+        self._in_maintenance = current
+
+    async def _maintenance_loop(self) -> None:
+        while not self._stop.is_set():
+            self.mark_maintenance()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), MAINTENANCE_CHECK_SECONDS)
 
     def _check_now(self, device_id: str) -> None:
         """Settle a device's status: poll it (and ping it) at once, out of turn."""
@@ -173,6 +225,9 @@ class Service:
         self.url = f"http://{shown}:{bound[1]}/"
         await self.client.__aenter__()
         await self._start_ping()
+        if self.inventory.maintenance:
+            self.mark_maintenance()  # before the first scrape
+            self._tasks.append(asyncio.create_task(self._maintenance_loop(), name="maintenance"))
         self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop), name="snmp-scheduler"))
         if self.ping_scheduler is not None:
             self._tasks.append(asyncio.create_task(self.ping_scheduler.run(self._stop), name="ping-scheduler"))

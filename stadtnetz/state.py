@@ -182,6 +182,7 @@ class DeviceState:
         "last_poll",
         "last_seen",
         "layout",
+        "maintenance",
         "ping",
         "poll_seconds",
         "root_cause",
@@ -198,6 +199,7 @@ class DeviceState:
         self.health = Status.UNKNOWN
         self.root_cause = ""
         self.flapping = False
+        self.maintenance = False  # inside an open maintenance window (stadtnetz.maintenance)
         self.state_change = 0.0
         self.ping: PingRecord | None = None
         self.status = PollStatus.UNKNOWN

@@ -10,9 +10,9 @@ import math
 import re
 from typing import Any
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*")
-_DURATION_RULE = "use a number with a unit, e.g. '500ms', '30s', '5m', '1h', or a number of seconds"
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?\s*")
+_DURATION_RULE = "use a number with a unit, e.g. '500ms', '30s', '5m', '1h', '7d', or a number of seconds"
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def describe(value: Any) -> str:

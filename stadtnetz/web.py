@@ -78,6 +78,7 @@ def build_app(
                 "status": s.health.value,
                 "root_cause": s.root_cause or None,
                 "flapping": s.flapping,
+                "maintenance": s.maintenance,
                 "snmp_status": s.status.value if s.device.credentials else None,
                 "error": s.error,
                 "last_seen": s.last_seen or None,

@@ -135,7 +135,7 @@ def test_wrong_types(tmp_path: Path) -> None:
 def test_bad_duration(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, "c.yaml", f"settings:\n  interval: {value}\n" + HEAD + "devices:\n" + DEVICE)
     issue = assert_issue(issues_of(path), path, 2, "settings.interval", "duration")
-    assert "'500ms', '30s', '5m', '1h', or a number of seconds" in issue.message
+    assert "'500ms', '30s', '5m', '1h', '7d', or a number of seconds" in issue.message
 
 
 @pytest.mark.parametrize("value", ["0", "0s", "-30", "0ms"])
