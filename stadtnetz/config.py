@@ -58,6 +58,19 @@ least one device)::
     inventory:                        # CSV files operators keep in spreadsheets, relative to this file
       - file: example-city-inventory.csv
         group: null                   # optional: force this group on every row (wins over the group column)
+    maintenance:                      # planned work (stadtnetz.maintenance); alerts stay quiet while open
+      - name: splice-nordstadt        # unique; names the silences `stadtnetz maintenance apply` makes
+        reason: Spleißarbeiten        # optional text, shown in the silence
+        match: {devices: [dist-003]}  # devices, sites, districts, kinds, tags, groups: keys narrow each other,
+                                      # the values of one key are alternatives
+        start: 2026-11-25T22:00+01:00 # once: start and end (ISO 8601; without an offset: local time)
+        end: 2026-11-26T04:00+01:00
+      - name: hotspot-firmware
+        match: {kinds: [hotspot], districts: [Altstadt]}
+        every: [tue]                  # recurring: weekdays (or daily, weekdays, weekend) ...
+        at: "03:00"                   # ... at this local time (quoted) ...
+        duration: 2h                  # ... for this long
+        timezone: Europe/Berlin       # the default
 
 Names of groups, credential sets, profiles and tags follow the device id rule.
 CSV columns: ``id,kind,address`` required; ``site,district,lat,lon,upstream,
