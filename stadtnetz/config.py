@@ -30,6 +30,8 @@ least one device)::
       degraded_rtt: 150ms             # ... or this average round-trip time
       flap_high: 50%                  # flapping starts at this weighted share of state changes (last 21)
       flap_low: 25%                   # ... and ends below this one
+      trap_listen: 127.0.0.1:162      # receive SNMP traps here (v1/v2c); off when not given
+      trap_community: ${STADTNETZ_TRAP_COMMUNITY}  # accepted besides each device's own community (optional)
     credentials:                      # named SNMP credential sets
       public-ro:
         version: 2c                   # "1" or "2c" (default 2c); SNMPv3 comes later
@@ -478,6 +480,29 @@ class FileSpec(_Spec):
     maintenance: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
 
 
+def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
+    """A community given as ${ENV_VAR} or file:PATH, resolved; the value itself is refused."""
+    # never put ``value`` into a message: it may be the secret itself
+    if not isinstance(value, str) or not is_reference(value):
+        raise ValueError(
+            "a literal community is not allowed: write a reference, ${ENV_VAR} or file:PATH "
+            "(relative to this file), and keep the value itself out of the configuration"
+        )
+    context = info.context or {}
+    try:
+        secret = resolve(value, context.get("base_dir"), context.get("environ"))
+    except SecretError as exc:
+        hint = (
+            "export it before starting stadtnetz, or use file:PATH"
+            if value.startswith("$")
+            else "the file must be readable and hold the community on its first line"
+        )
+        raise ValueError(f"{exc}; {hint}") from None
+    if not secret.reveal():
+        raise ValueError(f"the community from {secret.source} is empty; it must hold the community string")
+    return secret
+
+
 class SettingsSpec(_Spec):
     interval: Duration = 60.0
     timeout: Duration = 2.0
@@ -494,6 +519,10 @@ class SettingsSpec(_Spec):
     degraded_rtt: Duration = 0.15
     flap_high: Ratio = 0.5
     flap_low: Ratio = 0.25
+    trap_listen: Listen | None = None
+    trap_community: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     @model_validator(mode="after")
     def _flap_thresholds(self) -> SettingsSpec:
@@ -508,28 +537,7 @@ class CredentialSpec(_Spec):
     version: SnmpVersion = 1
     community: Secret
 
-    @field_validator("community", mode="before")
-    @classmethod
-    def _resolve_reference(cls, value: Any, info: ValidationInfo) -> Secret:
-        # never put ``value`` into a message: it may be the secret itself
-        if not isinstance(value, str) or not is_reference(value):
-            raise ValueError(
-                "a literal community is not allowed: write a reference, ${ENV_VAR} or file:PATH "
-                "(relative to this file), and keep the value itself out of the configuration"
-            )
-        context = info.context or {}
-        try:
-            secret = resolve(value, context.get("base_dir"), context.get("environ"))
-        except SecretError as exc:
-            hint = (
-                "export it before starting stadtnetz, or use file:PATH"
-                if value.startswith("$")
-                else "the file must be readable and hold the community on its first line"
-            )
-            raise ValueError(f"{exc}; {hint}") from None
-        if not secret.reveal():
-            raise ValueError(f"the community from {secret.source} is empty; it must hold the community string")
-        return secret
+    _resolve_reference = field_validator("community", mode="before")(_secret_reference)
 
 
 class LayerSpec(_Spec):
@@ -770,9 +778,9 @@ class _Loader:
             return model.model_validate(raw, context=context), None
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
-        sensitive = path.startswith("credentials")
         for error in errors:
             field_path = join_path(path, *error["loc"])
+            sensitive = path.startswith("credentials") or "community" in field_path  # never echo a secret
             self.reporter.error(document.where(field_path), _message(error, model, sensitive))
         failed = {str(error["loc"][0]) for error in errors if error["loc"]}
         if not isinstance(raw, dict) or any(not error["loc"] for error in errors):
@@ -859,7 +867,8 @@ class _Loader:
     def process_settings(self, document: _Document, raw: dict) -> None:
         if not self.once(self.settings_seen, document, "settings"):
             return
-        spec, _ = self.validate_partly(document, "settings", SettingsSpec, raw)
+        context = {"base_dir": document.file.parent, "environ": self.environ}
+        spec, _ = self.validate_partly(document, "settings", SettingsSpec, raw, context)
         if spec is None:
             return
         directories = self.directories(document, "profile_dirs", spec.profile_dirs, "profile")
@@ -881,6 +890,8 @@ class _Loader:
             degraded_rtt=spec.degraded_rtt,
             flap_high=spec.flap_high,
             flap_low=spec.flap_low,
+            trap_listen=spec.trap_listen,
+            trap_community=spec.trap_community,
         )
         explicit = spec.model_fields_set
         self.base = inv.Layer(

@@ -89,6 +89,8 @@ class Settings:
     degraded_rtt: float = 0.15  # ... or with this average round-trip time (seconds) or more
     flap_high: float = 0.5  # flapping starts at this weighted share of state changes ...
     flap_low: float = 0.25  # ... and ends below this one
+    trap_listen: tuple[str, int] | None = None  # where SNMP traps are received; None: not at all
+    trap_community: Secret | None = None  # accepted in traps besides each device's own community
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ from collectors.ping_rounds import PingRounds
 from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
+from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
@@ -31,6 +32,7 @@ from stadtnetz.reachability import Reachability
 from stadtnetz.scheduler import Scheduler
 from stadtnetz.state import State
 from stadtnetz.topology import Topology
+from stadtnetz.trap_effects import apply_trap
 from stadtnetz.web import build_app
 
 log = logging.getLogger("stadtnetz")
@@ -81,6 +83,24 @@ class _MaintenanceCollector:
         yield covered
 
 
+class _DeviceTrapsCollector:
+    """Exports the traps each device sent, by kind (authenticationFailure from a device: someone guessing)."""
+
+    def __init__(self, counts: dict[tuple[str, str], int], by_id: dict[str, Device]) -> None:
+        self.counts, self.by_id = counts, by_id
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "stadtnetz_device_traps_received",
+            "SNMP traps accepted from the device, by trap (link_down, link_up, cold_start, ...).",
+            labels=["device", "kind", "site", "district", "trap"],
+        )
+        for (device_id, trap), count in sorted(self.counts.items()):
+            device = self.by_id[device_id]
+            family.add_metric([device.id, device.kind, device.site, device.district, trap], count)
+        yield family
+
+
 MAINTENANCE_CHECK_SECONDS = 1.0
 
 
@@ -118,6 +138,12 @@ class Service:
         if self.inventory.maintenance:
             self.registry.register(_MaintenanceCollector(self.maintenance, self.clock))
         self._in_maintenance: set[str] = set()
+        self.traps: TrapReceiver | None = None
+        self.trap_counts: dict[tuple[str, str], int] = {}
+        if settings.trap_listen is not None:
+            self.traps = TrapReceiver(self.devices, self._trap_communities, self._on_trap)
+            self.registry.register(TrapStatsCollector(self.traps.stats))
+            self.registry.register(_DeviceTrapsCollector(self.trap_counts, {d.id: d for d in self.devices}))
         self.poller = SnmpPoller(
             self.client,
             self.library,
@@ -174,6 +200,24 @@ class Service:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), MAINTENANCE_CHECK_SECONDS)
 
+    def _trap_communities(self, device: Device) -> set[bytes]:
+        """A trap is accepted with the device's own community, or the configured trap community."""
+        accepted: set[bytes] = set()
+        credentials = self.inventory.credentials.get(device.credentials or "")
+        if credentials is not None:
+            accepted.add(credentials.community.reveal().encode())
+        if self.inventory.settings.trap_community is not None:
+            accepted.add(self.inventory.settings.trap_community.reveal().encode())
+        return accepted
+
+    def _on_trap(self, event: TrapEvent) -> None:
+        key = (event.device_id, str(event.kind))
+        self.trap_counts[key] = self.trap_counts.get(key, 0) + 1
+        where = f" ifIndex {event.if_index}" if event.if_index is not None else ""
+        log.info("trap %s from %s%s", event.kind, event.device_id, where)
+        if apply_trap(self.state, event):
+            self._check_now(event.device_id)
+
     def _check_now(self, device_id: str) -> None:
         """Settle a device's status: poll it (and ping it) at once, out of turn."""
         self.scheduler.poll_now(device_id)
@@ -225,6 +269,9 @@ class Service:
         self.url = f"http://{shown}:{bound[1]}/"
         await self.client.__aenter__()
         await self._start_ping()
+        if self.traps is not None and self.inventory.settings.trap_listen is not None:
+            trap_host, trap_port = await self.traps.start(*self.inventory.settings.trap_listen)
+            log.info("receiving SNMP traps on %s:%d", trap_host, trap_port)
         if self.inventory.maintenance:
             self.mark_maintenance()  # before the first scrape
             self._tasks.append(asyncio.create_task(self._maintenance_loop(), name="maintenance"))
@@ -242,6 +289,8 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._checks, return_exceptions=True)
         await self.client.close()
+        if self.traps is not None:
+            self.traps.close()
         if self.pinger is not None:
             await self.pinger.close()
         if self._runner is not None:

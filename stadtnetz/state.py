@@ -337,6 +337,41 @@ class State:
         state.ping.add_round(sent, rtts, jitter)
         return state.ping
 
+    def set_series_label(self, device_id: str, metric_name: str, selector: str, label: str, value: str) -> int:
+        """Set ``label`` to ``value`` on the device's ``metric_name`` series whose labels contain ``selector``
+        (a fragment like ``,if_index="7",``); return how many series changed.
+
+        For what a device tells between polls (a linkDown trap changes an interface's ``state``);
+        the next poll's readings replace it with what the device then answers.
+        """
+        state = self.devices[device_id]
+        keys = list(state.layout.keys)
+        wanted = f',{label}="{escape_label(value)}"'
+        changed = 0
+        for slot, (metric, labels) in enumerate(keys):
+            if metric.name != metric_name or selector not in labels + ",":
+                continue
+            start = labels.find(f',{label}="')
+            if start < 0:
+                continue
+            end = labels.index('"', start + len(label) + 3) + 1
+            if labels[start:end] != wanted:
+                keys[slot] = (metric, labels[:start] + wanted + labels[end:])
+                changed += 1
+        if changed:
+            # same series in the same order, one label different: the value and counter columns stay valid
+            state.layout = intern_layout(tuple(keys))
+        return changed
+
+    def set_gauge(self, device_id: str, metric_name: str, labels: str, value: float) -> bool:
+        """Overwrite a gauge the device reported (e.g. uptime after a coldStart trap); False if it has none."""
+        state = self.devices[device_id]
+        for slot, (metric, series_labels) in enumerate(state.layout.keys):
+            if metric.name == metric_name and series_labels == labels and state.layout.counters[slot] < 0:
+                state.values[slot] = value
+                return True
+        return False
+
     def exported(self) -> list[DeviceState]:
         """The devices this process owns (not those it only observes for another shard's topology)."""
         return [state for state in self.devices.values() if state.exported]
