@@ -137,7 +137,7 @@ class ScenarioError(ValueError):
 
 
 COMMANDS = {
-    "fibre-cut": "fibre-cut DEVICE: the device and everything below it stop answering",
+    "fibre-cut": "fibre-cut DEVICE: the device and all below it stop answering; the upstream port to it goes down",
     "repair": "repair DEVICE: undo every fault of the device and of everything below it",
     "flap": "flap DEVICE [period=10s] [times=N]: silent and back every period (forever, or N times)",
     "degrade": "degrade DEVICE [loss=30%] [rtt=80ms]: the link loses packets and adds round-trip time",
@@ -195,12 +195,27 @@ class Scenarios:
         except (KeyError, ValueError) as exc:
             raise ScenarioError(f"{name} {device_id}: {exc}; usage: {COMMANDS[name]}") from None
 
+    def _facing_ports(self, device_id: str) -> list[tuple[str, int]]:
+        """The ports of the device's upstream that connect to it: (upstream id, ifIndex)."""
+        upstream = self.faults.city.device(device_id).spec.upstream
+        if not upstream:
+            return []
+        return [
+            (upstream, interface.spec.index)
+            for interface in self.faults.city.device(upstream).interfaces
+            if interface.spec.connects_to == device_id
+        ]
+
     def _fibre_cut(self, device_id: str, options: dict[str, str]) -> str:
         _only(options, set())
         affected = self.subtree(device_id)
         for other in affected:
             self.faults.silence(other)
-        return f"fibre cut at {device_id}: {len(affected)} devices silent"
+        facing = self._facing_ports(device_id)
+        for upstream, if_index in facing:  # loss of light: the port at the other end of the fibre goes down
+            self.faults.interface_down(upstream, if_index)
+        ports = "".join(f", {upstream} ifIndex {if_index} down" for upstream, if_index in facing)
+        return f"fibre cut at {device_id}: {len(affected)} devices silent{ports}"
 
     def _repair(self, device_id: str, options: dict[str, str]) -> str:
         _only(options, set())
@@ -210,6 +225,8 @@ class Scenarios:
             if handle is not None:
                 handle.cancel()
             self.faults.clear(other)
+        for upstream, if_index in self._facing_ports(device_id):
+            self.faults.interface_up(upstream, if_index)
         return f"repaired {device_id}: {len(affected)} devices answering again"
 
     def _flap(self, device_id: str, options: dict[str, str]) -> str:

@@ -38,11 +38,18 @@ def silent(city: ThreadedSimulation, device_id: str) -> bool:
 def test_fibre_cut_silences_the_subtree_and_repair_brings_it_back(city: ThreadedSimulation) -> None:
     switch = "dist-002"
     below = [d.id for d in city.simulation.city.devices if d.upstream == switch]
-    assert "devices silent" in run(city, f"fibre-cut {switch}")
+    runtime = city.simulation.runtime
+    upstream = runtime.device(switch).spec.upstream
+    facing = [i for i in runtime.device(upstream).interfaces if i.spec.connects_to == switch]
+    assert len(facing) == 1 and not facing[0].forced_down
+    said = run(city, f"fibre-cut {switch}")
+    assert "devices silent" in said and f"{upstream} ifIndex {facing[0].spec.index} down" in said
     assert silent(city, switch) and all(silent(city, d) for d in below)
-    assert not silent(city, "dist-001") and not silent(city, "core-1")
+    assert not silent(city, "dist-001") and not silent(city, upstream)
+    assert facing[0].forced_down  # loss of light at the other end of the fibre
     assert "answering again" in run(city, f"repair {switch}")
     assert not silent(city, switch) and not any(silent(city, d) for d in below)
+    assert not facing[0].forced_down
 
 
 def test_degrade_parses_shares_and_durations(city: ThreadedSimulation) -> None:
