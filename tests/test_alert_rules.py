@@ -14,10 +14,8 @@ example configuration shows that its inhibit rules hold back what they should an
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.processes import Daemon, free_port, wait_until
+from tests.support.alertmanager import Alertmanager
+from tests.support.processes import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 ALERTS = REPO / "config" / "alerts"
@@ -248,53 +247,20 @@ def test_unit_tests_order_every_group_they_load(path: Path) -> None:
 # A real Alertmanager with the example configuration: are the right alerts inhibited?
 
 
-class Alertmanager:
-    """prometheus-alertmanager on a free port of 127.0.0.1, its data in a temp dir; API v2."""
-
-    def __init__(self, directory: Path, config: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.daemon = Daemon(
-            [
-                "prometheus-alertmanager",
-                f"--config.file={config}",
-                f"--storage.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",  # else it listens for peers on 0.0.0.0:9094
-            ],
-            directory / "alertmanager.log",
-        )
-        self.daemon.wait_ready(self._ready, 30, "alertmanager")
-
-    def _ready(self) -> bool:
-        try:
-            return urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200
-        except OSError:
-            return False
-
-    def post(self, *alerts: dict[str, str]) -> None:
-        now = dt.datetime.now(dt.UTC)
-        body = [
+def post(manager: Alertmanager, *alerts: dict[str, str]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    manager.api(
+        "alerts",
+        [
             {"labels": labels, "startsAt": now.isoformat(), "endsAt": (now + dt.timedelta(hours=1)).isoformat()}
             for labels in alerts
-        ]
-        request = urllib.request.Request(
-            f"{self.url}/api/v2/alerts",
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
+        ],
+    )
 
-    def states(self) -> dict[str, str]:
-        """alert key (alertname/device/root_cause) -> "active" or "suppressed"."""
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as response:
-            alerts = json.load(response)
-        return {key(alert["labels"]): alert["status"]["state"] for alert in alerts}
 
-    def stop(self) -> None:
-        self.daemon.stop()
+def states(manager: Alertmanager) -> dict[str, str]:
+    """alert key (alertname/device/root_cause) -> "active" or "suppressed"."""
+    return {key(alert["labels"]): alert["status"]["state"] for alert in manager.alerts()}
 
 
 def key(labels: dict[str, str]) -> str:
@@ -305,7 +271,7 @@ def key(labels: dict[str, str]) -> str:
 def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
     # Its webhooks point at 127.0.0.1:9095, where nothing listens; the test is over before the
     # first group_wait (30 s) would try them.
-    manager = Alertmanager(tmp_path, ALERTMANAGER_CONFIG)
+    manager = Alertmanager(tmp_path, ALERTMANAGER_CONFIG.read_text())
     try:
         yield manager
     finally:
@@ -340,7 +306,7 @@ COLLECTOR_DOWN = {"alertname": "StadtnetzCollectorDown", "severity": "critical",
 
 
 def test_alertmanager_inhibits_what_a_root_cause_explains_and_nothing_else(alertmanager: Alertmanager) -> None:
-    alertmanager.post(*FIBRE_CUT, *OTHERS)
+    post(alertmanager, *FIBRE_CUT, *OTHERS)
     expected = {
         "StadtnetzDeviceDown/dist-003/dist-003": "active",
         "StadtnetzBackboneLinkDown/core-3/dist-003": "suppressed",  # the far end is down
@@ -351,21 +317,21 @@ def test_alertmanager_inhibits_what_a_root_cause_explains_and_nothing_else(alert
         "StadtnetzSchedulerLagging//": "active",
         "StadtnetzLinkUtilisationHigh/core-1/core-1": "active",
     }
-    states: dict[str, str] = {}
+    seen: dict[str, str] = {}
 
     def settled() -> bool:  # the inhibitor takes in new alerts asynchronously
-        states.update(alertmanager.states())
-        return states == expected
+        seen.update(states(alertmanager))
+        return seen == expected
 
     try:
         wait_until(settled, 10, "inhibition")
     except TimeoutError:
-        assert states == expected
+        assert seen == expected
 
     # The collector goes blind: every device alert of the teams is held back, not its own
     # warnings (CollectorDown has no device label, which must not count as "equal"), nor the
     # planning report.
-    alertmanager.post(COLLECTOR_DOWN)
+    post(alertmanager, COLLECTOR_DOWN)
     expected = {
         **{name: "suppressed" for name in expected},
         "StadtnetzCollectorDown//": "active",
@@ -375,4 +341,4 @@ def test_alertmanager_inhibits_what_a_root_cause_explains_and_nothing_else(alert
     try:
         wait_until(settled, 10, "inhibition by CollectorDown")
     except TimeoutError:
-        assert states == expected
+        assert seen == expected
