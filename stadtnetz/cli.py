@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from stadtnetz import __version__
+from stadtnetz.terminal import EXIT_CONFIG, EXIT_RUNTIME, console, out
 
 if TYPE_CHECKING:
     from collectors.snmp.profiles import ProfileLibrary
@@ -32,10 +32,6 @@ if TYPE_CHECKING:
     from stadtnetz.model import Inventory
     from stadtnetz.service import Service
 
-console = Console(stderr=True)
-out = Console()
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
 
 
 def _setup_logging(level: str) -> None:

@@ -12,15 +12,10 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from stadtnetz.terminal import EXIT_RUNTIME, console, out
 from stadtnetz.units import parse_duration
-
-console = Console(stderr=True)
-out = Console()
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
 
 _CONFIG = click.option(
     "--config",
