@@ -1,4 +1,4 @@
-"""SNMP trap receiver: receive, authenticate and classify v1/v2c traps and informs.
+"""SNMP trap receiver: receive, authenticate and classify v1/v2c/v3 traps and informs.
 
 Owns the trap port and nothing else. Each datagram is decoded with the strict
 codec, matched to a known :class:`~stadtnetz.model.Device` (by its UDP source
@@ -23,9 +23,12 @@ Bounded memory: every datagram is handled to the end inside
 costs CPU, never memory (beyond the socket's kernel receive buffer, and at
 most ``MAX_UNSENT_ANSWER_BYTES`` of inform answers the socket has not taken yet).
 
-Not handled: SNMPv3 traps and informs (they are malformed to the v1/v2c codec
-and counted as such); retransmitted informs are answered and reported again
-(no duplicate suppression); no per-source rate limit.
+SNMPv3 datagrams (when USM users are configured) go, after the source check,
+to :mod:`collectors.traps_v3` (pysnmp, on this same socket); refused ones are
+``bad_credentials``. Without users they are ``malformed``, as to the codec.
+
+Not handled: retransmitted informs are answered and reported again (no
+duplicate suppression); no per-source rate limit.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ from collectors.snmp.codec import (
     encode_varbinds,
 )
 from collectors.snmp.types import Oid, VarBind
+from collectors.traps_v3 import V3TrapDecoder, is_v3
 from stadtnetz.clock import Clock, SystemClock
-from stadtnetz.model import Device
+from stadtnetz.model import Device, V3User
 
 log = logging.getLogger("stadtnetz.traps")
 
@@ -88,6 +92,7 @@ class DropReason(enum.StrEnum):
     MALFORMED = "malformed"
     UNKNOWN_SOURCE = "unknown_source"
     BAD_COMMUNITY = "bad_community"
+    BAD_CREDENTIALS = "bad_credentials"  # SNMPv3: unknown user, wrong key, not in the time window
     NOT_A_TRAP = "not_a_trap"
 
 
@@ -248,8 +253,11 @@ class TrapReceiver:
         *,
         clock: Clock | None = None,
         receive_buffer: int = RECEIVE_BUFFER_BYTES,
+        v3_users: Iterable[V3User] = (),
     ) -> None:
         self.stats = TrapStats()
+        self._v3_users = list(v3_users)
+        self._v3: V3TrapDecoder | None = None
         self._communities = communities
         self._on_trap = on_trap
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -298,6 +306,8 @@ class TrapReceiver:
             sock.close()
             raise
         self._transport = transport
+        if self._v3_users:
+            self._v3 = V3TrapDecoder(self._v3_users, self._send)
         bound = sock.getsockname()
         return bound[0], bound[1]
 
@@ -309,7 +319,16 @@ class TrapReceiver:
 
     # ------------------------------------------------------------------ one datagram
 
+    def _send(self, data: bytes, addr: tuple) -> None:
+        transport = self._transport
+        # asyncio queues what the kernel will not take at once; do not let unanswerable informs pile up there
+        if transport is not None and transport.get_write_buffer_size() < MAX_UNSENT_ANSWER_BYTES:
+            transport.sendto(data, addr)
+
     def _datagram(self, data: bytes, addr: tuple) -> None:
+        if self._v3 is not None and is_v3(data):
+            self._v3_datagram(self._v3, data, addr)
+            return
         try:
             message = decode_message(data)
         except Exception:  # the codec raises SnmpDecodeError; anything else is malformed all the same
@@ -345,6 +364,33 @@ class TrapReceiver:
         if event.inform:
             assert isinstance(pdu, Pdu)
             self._answer(message, pdu, addr)
+        self._deliver(event, device)
+
+    def _v3_datagram(self, v3: V3TrapDecoder, data: bytes, addr: tuple) -> None:
+        source = _address_key(addr[0])
+        candidates = self._by_address.get(source) if source is not None else None
+        if not candidates:  # checked before any cryptography: strangers cost nothing and get no Report
+            self._drop(DropReason.UNKNOWN_SOURCE, addr, "no device with this address (SNMPv3)")
+            return
+        try:
+            notifications, refused = v3.feed(data, addr)
+        except Exception:
+            log.debug("SNMPv3 datagram from %s could not be processed", addr[0], exc_info=True)
+            self._drop(DropReason.MALFORMED, addr, "an SNMPv3 message that could not be processed")
+            return
+        if refused:
+            self._drop(DropReason.BAD_CREDENTIALS, addr, "SNMPv3 user, key or time window not accepted")
+            return
+        device = candidates[0]
+        for varbinds in notifications:
+            pdu = Pdu(PduType.TRAP_V2, 0, 0, 0, varbinds)
+            event = self._classify(device, Message(3, b"", pdu), pdu)
+            if event is None:
+                self._drop(DropReason.MALFORMED, addr, "SNMPv3 notification without snmpTrapOID.0")
+                continue
+            self._deliver(event, device)
+
+    def _deliver(self, event: TrapEvent, device: Device) -> None:
         self.stats.received[event.kind] += 1
         try:
             self._on_trap(event)
@@ -405,10 +451,7 @@ class TrapReceiver:
         response = encode_pdu_message(
             Version.V2C, message.community, PduType.RESPONSE, pdu.request_id, 0, 0, encode_varbinds(pdu.varbinds)
         )
-        transport = self._transport
-        # asyncio queues what the kernel will not take at once; do not let unanswerable informs pile up there
-        if transport is not None and transport.get_write_buffer_size() < MAX_UNSENT_ANSWER_BYTES:
-            transport.sendto(response, addr)
+        self._send(response, addr)
 
     def _drop(self, reason: DropReason, addr: tuple, what: str) -> None:
         self.stats.dropped[reason] += 1

@@ -32,6 +32,13 @@ least one device)::
       flap_low: 25%                   # ... and ends below this one
       trap_listen: 127.0.0.1:162      # receive SNMP traps here (v1/v2c); off when not given
       trap_community: ${STADTNETZ_TRAP_COMMUNITY}  # accepted besides each device's own community (optional)
+      trap_v3_users:                  # SNMPv3 users whose traps and informs are accepted (on the same port)
+        - user: noc
+          auth_protocol: sha          # none, md5, sha, sha224, sha256, sha384, sha512
+          auth_key: ${STADTNETZ_TRAP_AUTH_KEY}   # references only, as communities
+          priv_protocol: aes          # none, des, aes, aes192, aes256
+          priv_key: ${STADTNETZ_TRAP_PRIV_KEY}
+          engine_id: '0x80001f8880c71100000000000b'  # the sender's snmpEngineID (needed for traps, not informs)
     credentials:                      # named SNMP credential sets
       public-ro:
         version: 2c                   # "1" or "2c" (default 2c); SNMPv3 comes later
@@ -98,7 +105,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -124,7 +131,7 @@ from stadtnetz.maintenance import (
     parse_time_of_day,
     parse_weekdays,
 )
-from stadtnetz.model import Device, Inventory, Settings, SnmpCredentials
+from stadtnetz.model import Device, Inventory, Settings, SnmpCredentials, V3User
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
 from stadtnetz.units import describe, parse_duration, parse_ratio
 
@@ -483,9 +490,10 @@ class FileSpec(_Spec):
 def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
     """A community given as ${ENV_VAR} or file:PATH, resolved; the value itself is refused."""
     # never put ``value`` into a message: it may be the secret itself
+    what = "key" if (info.field_name or "").endswith("_key") else "community"
     if not isinstance(value, str) or not is_reference(value):
         raise ValueError(
-            "a literal community is not allowed: write a reference, ${ENV_VAR} or file:PATH "
+            f"a literal {what} is not allowed: write a reference, ${{ENV_VAR}} or file:PATH "
             "(relative to this file), and keep the value itself out of the configuration"
         )
     context = info.context or {}
@@ -495,12 +503,52 @@ def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
         hint = (
             "export it before starting stadtnetz, or use file:PATH"
             if value.startswith("$")
-            else "the file must be readable and hold the community on its first line"
+            else f"the file must be readable and hold the {what} on its first line"
         )
         raise ValueError(f"{exc}; {hint}") from None
     if not secret.reveal():
-        raise ValueError(f"the community from {secret.source} is empty; it must hold the community string")
+        raise ValueError(f"the {what} from {secret.source} is empty; it must hold the {what}")
     return secret
+
+
+def _engine_id(value: Any) -> bytes:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError("write the engine ID in quotes, e.g. '0x80001f88...': unquoted, YAML reads 0x... as a number")
+    text = _text(value).lower().removeprefix("0x")
+    try:
+        engine_id = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError("expected the sender's snmpEngineID in hex, e.g. 0x80001f8880c71100000000000b") from None
+    if not 5 <= len(engine_id) <= 32:
+        raise ValueError(f"an snmpEngineID has 5 to 32 bytes, this one {len(engine_id)}")
+    return engine_id
+
+
+class TrapUserSpec(_Spec):
+    """An SNMPv3 user whose traps and informs are accepted (settings.trap_v3_users)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    user: Text
+    auth_protocol: Literal["none", "md5", "sha", "sha224", "sha256", "sha384", "sha512"] = "sha"
+    auth_key: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
+    priv_protocol: Literal["none", "des", "aes", "aes192", "aes256"] = "aes"
+    priv_key: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
+    engine_id: Annotated[bytes | None, BeforeValidator(_engine_id)] = None
+
+    @model_validator(mode="after")
+    def _keys(self) -> TrapUserSpec:
+        for protocol, key, name in (
+            (self.auth_protocol, self.auth_key, "auth_key"),
+            (self.priv_protocol, self.priv_key, "priv_key"),
+        ):
+            if protocol != "none" and key is None:
+                raise ValueError(f"{name} is required with {protocol} (a reference: ${{ENV_VAR}} or file:PATH)")
+            if key is not None and len(key.reveal()) < 8:
+                raise ValueError(f"the {name} from {key.source} is shorter than 8 characters, which USM refuses")
+        if self.auth_protocol == "none" and self.priv_protocol != "none":
+            raise ValueError("privacy without authentication does not exist in SNMPv3: set auth_protocol too")
+        return self
 
 
 class SettingsSpec(_Spec):
@@ -521,6 +569,7 @@ class SettingsSpec(_Spec):
     flap_low: Ratio = 0.25
     trap_listen: Listen | None = None
     trap_community: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
+    trap_v3_users: Annotated[list[TrapUserSpec], BeforeValidator(_list_or_none)] = []
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -892,6 +941,10 @@ class _Loader:
             flap_low=spec.flap_low,
             trap_listen=spec.trap_listen,
             trap_community=spec.trap_community,
+            trap_v3_users=tuple(
+                V3User(u.user, u.auth_protocol, u.auth_key, u.priv_protocol, u.priv_key, u.engine_id)
+                for u in spec.trap_v3_users
+            ),
         )
         explicit = spec.model_fields_set
         self.base = inv.Layer(

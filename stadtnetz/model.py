@@ -41,6 +41,21 @@ class SnmpCredentials:
 
 
 @dataclass(frozen=True, slots=True)
+class V3User:
+    """An SNMPv3 (USM) user whose traps and informs are accepted."""
+
+    name: str
+    auth_protocol: str = "sha"  # none, md5, sha, sha224, sha256, sha384, sha512
+    auth_key: Secret | None = None
+    priv_protocol: str = "aes"  # none, des, aes, aes192, aes256
+    priv_key: Secret | None = None
+    engine_id: bytes | None = None  # the sender's snmpEngineID: needed for its traps (not for informs)
+
+    def __repr__(self) -> str:
+        return f"V3User(name={self.name!r}, auth={self.auth_protocol}, priv={self.priv_protocol}, keys=***)"
+
+
+@dataclass(frozen=True, slots=True)
 class Device:
     """One device of the inventory, after groups and defaults have been applied."""
 
@@ -91,6 +106,7 @@ class Settings:
     flap_low: float = 0.25  # ... and ends below this one
     trap_listen: tuple[str, int] | None = None  # where SNMP traps are received; None: not at all
     trap_community: Secret | None = None  # accepted in traps besides each device's own community
+    trap_v3_users: tuple[V3User, ...] = ()  # SNMPv3 users whose traps and informs are accepted
 
 
 @dataclass(slots=True)

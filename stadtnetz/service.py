@@ -141,7 +141,9 @@ class Service:
         self.traps: TrapReceiver | None = None
         self.trap_counts: dict[tuple[str, str], int] = {}
         if settings.trap_listen is not None:
-            self.traps = TrapReceiver(self.devices, self._trap_communities, self._on_trap)
+            self.traps = TrapReceiver(
+                self.devices, self._trap_communities, self._on_trap, v3_users=settings.trap_v3_users
+            )
             self.registry.register(TrapStatsCollector(self.traps.stats))
             self.registry.register(_DeviceTrapsCollector(self.trap_counts, {d.id: d for d in self.devices}))
         self.poller = SnmpPoller(

@@ -814,3 +814,71 @@ def test_secret_never_shows(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
     for output in (ok.stdout, ok.stderr, failed.stdout, failed.stderr):
         assert SECRET not in output
         assert "Traceback" not in output
+
+
+# --- traps ----------------------------------------------------------------------------------------------------------
+
+
+def test_trap_settings_load_with_their_secrets_from_references(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "city.yaml",
+        HEAD
+        + """\
+settings:
+  trap_listen: 127.0.0.1:1162
+  trap_community: ${TRAP}
+  trap_v3_users:
+    - {user: noc, auth_key: "${AUTH}", priv_key: file:priv.key, engine_id: '0x800000020109840301'}
+    - {user: watch, auth_protocol: sha256, auth_key: "${AUTH}", priv_protocol: none}
+devices:
+"""
+        + DEVICE,
+    )
+    (tmp_path / "priv.key").write_text("priv-secret-77\n")
+    settings = load_inventory(
+        path, known_profiles=PROFILES, environ={**ENV, "TRAP": "t-c", "AUTH": "auth-secret-1"}
+    ).settings
+    assert settings.trap_listen == ("127.0.0.1", 1162)
+    assert settings.trap_community is not None and settings.trap_community.reveal() == "t-c"
+    noc, watch = settings.trap_v3_users
+    assert (noc.name, noc.auth_protocol, noc.priv_protocol, noc.engine_id) == (
+        "noc",
+        "sha",
+        "aes",
+        bytes.fromhex("800000020109840301"),
+    )
+    assert noc.priv_key is not None and noc.priv_key.reveal() == "priv-secret-77"
+    assert (watch.auth_protocol, watch.priv_protocol, watch.priv_key, watch.engine_id) == ("sha256", "none", None, None)
+    assert "secret" not in repr(settings)
+
+
+def test_trap_user_mistakes_name_the_line_and_never_the_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "city.yaml",
+        HEAD
+        + """\
+settings:
+  trap_v3_users:
+    - {user: literal, auth_key: my-secret-key-1}
+    - {user: short, auth_key: "${SHORT}", priv_protocol: none}
+    - {user: nopriv, auth_key: "${AUTH}"}
+    - {user: backwards, auth_protocol: none, priv_key: "${AUTH}"}
+    - {user: hex, auth_key: "${AUTH}", priv_protocol: none, engine_id: 0x800000020109840301}
+    - {user: proto, auth_protocol: sha1, auth_key: "${AUTH}", priv_protocol: none}
+devices:
+"""
+        + DEVICE,
+    )
+    issues = issues_of(path, environ={**ENV, "SHORT": "1234567", "AUTH": "auth-secret-1"})
+    text = "\n".join(map(str, issues))
+    assert_issue(issues, path, line_of(path, "literal"), "settings.trap_v3_users[0].auth_key", "a literal key is not")
+    assert_issue(issues, path, line_of(path, "short"), "settings.trap_v3_users[1]", "shorter than 8 characters")
+    assert_issue(issues, path, line_of(path, "nopriv"), "settings.trap_v3_users[2]", "priv_key is required with aes")
+    assert_issue(
+        issues, path, line_of(path, "backwards"), "settings.trap_v3_users[3]", "privacy without authentication"
+    )
+    assert_issue(issues, path, line_of(path, "user: hex"), "settings.trap_v3_users[4].engine_id", "in quotes")
+    assert_issue(issues, path, line_of(path, "user: proto"), "settings.trap_v3_users[5].auth_protocol", "sha256")
+    assert "my-secret-key-1" not in text and "1234567" not in text and "auth-secret-1" not in text

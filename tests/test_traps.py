@@ -44,7 +44,9 @@ from collectors.traps import (
     TrapStatsCollector,
 )
 from stadtnetz.clock import Clock, ManualClock
-from stadtnetz.model import Device
+from stadtnetz.model import Device, V3User
+from stadtnetz.secrets import Secret
+from tests.support.processes import wait_until
 
 LISTEN_HOST = "127.31.0.1"
 SWITCH = "127.20.0.5"  # community public
@@ -78,7 +80,12 @@ TRAPS = "1.3.6.1.6.3.1.1.5"
 class RunningReceiver:
     """A TrapReceiver on its own event loop thread; events land in a thread-safe queue."""
 
-    def __init__(self, clock: Clock | None = None, on_trap: Callable[[TrapEvent], None] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        on_trap: Callable[[TrapEvent], None] | None = None,
+        v3_users: tuple[V3User, ...] = (),
+    ) -> None:
         self.events: queue.Queue[TrapEvent] = queue.Queue()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="trap-receiver", daemon=True)
@@ -89,6 +96,7 @@ class RunningReceiver:
             on_trap or self.events.put,
             clock=clock,
             receive_buffer=64 * 1024 * 1024,
+            v3_users=v3_users,
         )
         started: Future[tuple[str, int]] = asyncio.run_coroutine_threadsafe(
             self.receiver.start(LISTEN_HOST, 0), self.loop
@@ -570,3 +578,92 @@ def test_binds_ipv6_literals_and_picks_a_port() -> None:
     (host6, port6), (host4, port4) = asyncio.run(bind())
     assert host6 == "::1" and port6 > 0
     assert host4 == LISTEN_HOST and port4 > 0
+
+
+# --- SNMPv3 (USM), through pysnmp on the same socket ------------------------------------------------------------------
+
+SENDER_ENGINE = "800000020109840301"  # the switch's snmpEngineID, as its traps carry it
+V3_USERS = (
+    V3User(
+        "noc",
+        "sha",
+        Secret("authpass-4711", "test"),
+        "aes",
+        Secret("privpass-4711", "test"),
+        bytes.fromhex(SENDER_ENGINE),
+    ),
+    V3User("watch", "sha256", Secret("authonly-0815", "test"), "none", None, bytes.fromhex(SENDER_ENGINE)),
+)
+
+
+def v3(
+    tool: str, target: str, *args: str, user: str = "noc", auth: str = "authpass-4711"
+) -> subprocess.CompletedProcess:
+    security = ["-u", user, "-l", "authPriv", "-a", "SHA", "-A", auth, "-x", "AES", "-X", "privpass-4711"]
+    if user == "watch":
+        security = ["-u", user, "-l", "authNoPriv", "-a", "SHA-256", "-A", auth]
+    engine = ["-e", f"0x{SENDER_ENGINE}"] if tool == "snmptrap" else []
+    return subprocess.run(
+        [tool, "-v3", *engine, *security, "-t", "2", "-r", "0", f"--clientaddr={SWITCH}", target, "", *args],
+        env=TOOL_ENV,
+        capture_output=True,
+        text=True,
+        timeout=15,
+    )
+
+
+@pytest.fixture
+def v3_receiver() -> Iterator[RunningReceiver]:
+    receiver = RunningReceiver(v3_users=V3_USERS)
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+def test_v3_traps_and_informs_are_authenticated_decrypted_and_classified(v3_receiver: RunningReceiver) -> None:
+    sent = v3("snmptrap", v3_receiver.target, f"{TRAPS}.3", f"{IF_INDEX}.7", "i", "7", f"{IF_OPER}.7", "i", "2")
+    assert sent.returncode == 0, sent.stderr
+    event = v3_receiver.event()
+    assert (event.device_id, event.kind, event.if_index, event.oper_status, event.version) == (
+        "sw-rathaus",
+        TrapKind.LINK_DOWN,
+        7,
+        2,
+        3,
+    )
+    # authNoPriv with SHA-256, another user
+    assert (
+        v3(
+            "snmptrap", v3_receiver.target, f"{TRAPS}.4", f"{IF_INDEX}.7", "i", "7", user="watch", auth="authonly-0815"
+        ).returncode
+        == 0
+    )
+    assert v3_receiver.event().kind is TrapKind.LINK_UP
+    # an inform: engine-ID discovery (a Report from us), then the inform and our Response, all on one socket
+    started = time.monotonic()
+    informed = v3("snmpinform", v3_receiver.target, f"{TRAPS}.1")
+    assert informed.returncode == 0, informed.stderr
+    assert time.monotonic() - started < 1.5
+    assert v3_receiver.event().kind is TrapKind.COLD_START
+    assert v3_receiver.dropped(DropReason.BAD_CREDENTIALS) == 0
+
+
+def test_v3_with_a_wrong_key_or_unknown_user_is_refused_and_counted(v3_receiver: RunningReceiver) -> None:
+    assert v3("snmptrap", v3_receiver.target, f"{TRAPS}.3", auth="wrong-pass-1").returncode == 0
+    assert v3("snmptrap", v3_receiver.target, f"{TRAPS}.3", user="mallory").returncode == 0
+    wait_until(lambda: v3_receiver.dropped(DropReason.BAD_CREDENTIALS) == 2, 5, "two v3 traps refused")
+    assert v3_receiver.events.empty()
+    # from an address where no device is: refused before any cryptography
+    subprocess.run(
+        ["snmptrap", "-v3", "-e", f"0x{SENDER_ENGINE}", "-u", "noc", "-l", "authPriv", "-a", "SHA", "-A",
+         "authpass-4711", "-x", "AES", "-X", "privpass-4711", f"--clientaddr={STRANGER}", v3_receiver.target, "",
+         f"{TRAPS}.3"],
+        env=TOOL_ENV, check=True, timeout=15, capture_output=True,
+    )  # fmt: skip
+    wait_until(lambda: v3_receiver.dropped(DropReason.UNKNOWN_SOURCE) == 1, 5, "the stranger's v3 trap dropped")
+
+
+def test_v3_without_configured_users_is_malformed(receiver: RunningReceiver) -> None:
+    assert v3("snmptrap", receiver.target, f"{TRAPS}.3").returncode == 0
+    wait_until(lambda: receiver.dropped(DropReason.MALFORMED) == 1, 5, "the v3 trap counted as malformed")
