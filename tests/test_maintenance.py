@@ -350,6 +350,10 @@ def test_the_service_marks_the_devices_of_an_open_window(tmp_path: Path) -> None
             assert text.count("stadtnetz_device_maintenance{") == 40
             assert 'stadtnetz_maintenance_window_open{window="splice"} 1.0' in text
             assert 'stadtnetz_maintenance_window_open{window="tomorrow"} 0.0' in text
+            lint = subprocess.run(
+                ["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=60
+            )
+            assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/devices", timeout=5) as response:
                 rows = json.load(response)
             assert {row["id"] for row in rows if row["maintenance"]} == {"dist-001"}

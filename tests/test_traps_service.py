@@ -127,6 +127,8 @@ def test_a_linkdown_trap_marks_the_interface_down_within_a_second(running: Runni
         ("warm_start", "1.0"),
     ]
     assert all(f'device="{device}"' in line for line in per_device)
+    lint = subprocess.run(["promtool", "check", "metrics"], input=metrics.encode(), capture_output=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
     assert 'stadtnetz_traps_received_total{trap="link_down"} 1.0' in metrics
     assert 'stadtnetz_traps_received_total{trap="warm_start"} 1.0' in metrics
 
