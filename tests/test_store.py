@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import signal
 import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,8 +31,9 @@ from stadtnetz.clock import ManualClock
 from stadtnetz.maintenance import DeviceMatch, Maintenance, MaintenanceWindow, Recurrence
 from stadtnetz.model import Device, HistorySettings, MetricDef, MetricKind, Reading
 from stadtnetz.state import State
-from stadtnetz.store import HistoryStore
+from stadtnetz.store import HistoryError, HistoryStore
 from stadtnetz.topology import UNKNOWN, DeviceStatus, Status
+from tests.support.simulation import REPO
 
 UTC = dt.UTC
 HOUR = 3600
@@ -437,3 +442,154 @@ def test_hourly_rollups_match_the_samples_of_their_hour(month: tuple[sqlite3.Con
         None,
     )
     assert len(values) == 29  # polled from 13:31 (it came back at 13:30:20)
+
+
+# --- migrations ----------------------------------------------------------------------------------------------------
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    old = store.connect(path, target=1)  # the schema as version 1 wrote it, and rows as it wrote them
+    hour = int(T0)
+    old.executescript(
+        f"""
+        INSERT INTO transitions VALUES ({T0 + 10}, 'hs-1', 'up', 'down', 'hs-1', 'timeout');
+        INSERT INTO outages VALUES ('hs-1', {T0 + 10}, {T0 + 70}, 'down', 'hs-1', 0);
+        INSERT INTO series (id, device, metric, labels) VALUES (7, 'core-1', '{store.UTILISATION_METRIC}',
+            'interface="ring-west",direction="receive"');
+        INSERT INTO rollups VALUES (7, {hour}, 0.1, 0.3, 0.9, 60, 0.8);
+        INSERT INTO availability VALUES ('hs-1', {hour}, 3530, 3590, 0);
+        """
+    )
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+    old.close()
+
+    clock = ManualClock(T0 + 2 * HOUR)
+    with HistoryStore(path, clock) as history:  # opening migrates
+        state = State(DEVICES[:1], clock)
+        history.record_transition("hs-1", UNKNOWN, up(), clock.time())
+        for _ in range(3):  # a new hour with histograms: 0.2, 0.4
+            clock.advance(MINUTE)
+            state.record_poll("core-1", [Reading(UTIL, LINK + ',direction="receive"', 0.2 + 0.1 * _)], None, None, 0)
+            history.record_samples(state, clock.time())
+    db = store.connect(path, create=False)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 2
+    assert [(t.device, t.new, t.cause) for t in store.transitions(db, T0, T0 + DAY)] == [
+        ("hs-1", Status.DOWN, "timeout"),
+        ("hs-1", Status.UP, ""),
+    ]
+    assert [(o.start, o.end) for o in store.outages(db, T0, T0 + DAY)] == [(T0 + 10, T0 + 70)]
+    assert store.availability(db, "hs-1", T0, T0 + HOUR).ratio == pytest.approx(3530 / 3590)
+    # the old hour has no histogram: its 60 samples count at its hourly p95 (0.8); the new hour's 3 are exact
+    window = {"interface": "ring-west"}
+    assert abs(store.p95_utilisation(db, "core-1", T0, T0 + HOUR, window) - 0.8) <= store.BIN_WIDTH
+    assert abs(store.p95_utilisation(db, "core-1", T0 + HOUR, T0 + DAY, window) - 0.39) <= store.BIN_WIDTH
+    assert abs(store.p95_utilisation(db, "core-1", T0, T0 + DAY, window) - 0.8) <= store.BIN_WIDTH
+    db.close()
+
+
+def test_a_newer_or_foreign_file_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.sqlite"
+    store.connect(newer).execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
+    with pytest.raises(HistoryError, match=r"schema version 3, written by a newer stadtnetz; this one reads up to"):
+        HistoryStore(newer, ManualClock())
+    foreign = tmp_path / "foreign.sqlite"
+    sqlite3.connect(foreign).execute("CREATE TABLE invoices (number INTEGER)").connection.commit()
+    with pytest.raises(HistoryError, match="not a stadtnetz history"):
+        store.connect(foreign)
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is no database, just text " * 100)
+    with pytest.raises(HistoryError, match="not a usable history file"):
+        store.connect(garbage)
+    with pytest.raises(HistoryError, match="no history file there"):
+        store.connect(tmp_path / "missing.sqlite", create=False)
+
+
+# --- writing: crashes, backpressure, retention ------------------------------------------------------------------------
+
+
+def test_a_killed_writer_leaves_every_committed_batch_and_a_sound_file(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    per_batch = 2000
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.history_writer", str(path), str(per_batch)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
+    )
+    committed: list[int] = []
+    try:
+        assert child.stdout is not None
+        while len(committed) < 25:
+            line = child.stdout.readline()
+            assert line, f"the writer exited with {child.poll()}"
+            committed.append(int(line))
+        time.sleep(0.013)  # somewhere inside the next batches: most of the child's time is spent in a transaction
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        assert child.stdout is not None
+        committed += [int(line) for line in child.stdout.read().split()]
+    assert child.returncode == -signal.SIGKILL
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    counts = dict(
+        db.execute(
+            "SELECT CAST(substr(cause, 1, instr(cause, ':') - 1) AS INTEGER), count(*) FROM transitions GROUP BY 1"
+        ).fetchall()
+    )
+    assert all(counts.get(batch) == per_batch for batch in committed)  # every reported batch, whole
+    assert all(count == per_batch for count in counts.values())  # and no batch in part
+    assert max(counts) - max(committed) <= 1  # at most the one committed before the kill hit the print
+    # each batch leaves all 50 devices down (40 changes each): their outages are open, the others closed
+    assert len([o for o in store.outages(db, 0, math.inf) if o.end is None]) == 50
+    db.close()
+    HistoryStore(path, ManualClock(time.time() + 1)).close()  # and it opens again to carry on
+
+
+def test_a_writer_that_falls_behind_holds_the_caller_back_and_loses_nothing(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    history = HistoryStore(tmp_path / "history.sqlite", clock, max_pending=50, flush_interval=30)
+    history.start()
+    for index in range(1000):
+        history.record_transition(f"d{index % 7}", UNKNOWN, up() if index % 2 else down(f"d{index % 7}"), T0 + index)
+    assert history.stats.backpressure_waits > 0  # the writer was woken and the caller waited for it
+    history.close()
+    unthreaded = HistoryStore(tmp_path / "history.sqlite", clock, max_pending=50)  # no writer: the caller writes
+    for index in range(200):
+        unthreaded.record_transition("e", UNKNOWN, up(), T0 + index)
+    assert unthreaded.stats.flushes >= 3 and unthreaded.stats.backpressure_waits == 0
+    unthreaded.close()
+    db = store.connect(tmp_path / "history.sqlite", create=False)
+    assert len(store.transitions(db, T0, T0 + DAY)) == 1200
+
+
+def test_retention_prunes_each_kind_of_row_after_its_own_duration(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    clock = ManualClock(T0)
+    settings = HistorySettings(
+        path, transitions_retention=2 * DAY, outages_retention=4 * DAY, rollups_retention=6 * DAY
+    )
+    history = HistoryStore(path, clock, settings)
+    state = State(DEVICES[:1], clock)
+    history.record_transition("core-1", UNKNOWN, up(), T0)
+    history.record_transition("hs-1", UNKNOWN, up(), T0)
+    history.record_transition("hs-1", up(), down("hs-1"), T0 + 60)
+    history.record_transition("hs-1", down("hs-1"), up(), T0 + 120)
+    history.record_transition("hs-2", UNKNOWN, down("hs-2"), T0 + 60)  # still open at the end
+    for day in range(10):
+        clock.set(T0 + day * DAY + 30)
+        state.record_poll("core-1", [Reading(UTIL, LINK + ',direction="receive"', 0.5)], None, None, 0)
+        history.record_samples(state, clock.time())
+        history.flush()
+    clock.set(T0 + 10 * DAY)
+    history.close()
+    db = store.connect(path, create=False)
+    everything = (T0 - DAY, T0 + 20 * DAY)
+    assert store.transitions(db, *everything) == []  # older than two days
+    assert [o.device for o in store.outages(db, *everything)] == ["hs-2"]  # the closed one went, the open one stays
+    hours = [h for (h,) in db.execute("SELECT hour FROM rollups ORDER BY hour")]
+    assert hours == [T0 + day * DAY for day in range(4, 10)]  # six days before the last prune (at the close, day 10)
+    kept = [h for (h,) in db.execute("SELECT hour FROM availability WHERE device = 'core-1' ORDER BY hour")]
+    assert (kept[0], kept[-1], len(kept)) == (T0 + 4 * DAY, T0 + 10 * DAY - HOUR, 6 * 24)
