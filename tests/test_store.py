@@ -11,6 +11,7 @@ interval arithmetic and sorting, not through the store's hourly buckets.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import math
 import os
@@ -19,6 +20,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +29,9 @@ from pathlib import Path
 import pytest
 
 from stadtnetz import store
+from stadtnetz.cli_report import CSV_COLUMNS
 from stadtnetz.clock import ManualClock
+from stadtnetz.config import ConfigError, load_inventory
 from stadtnetz.maintenance import DeviceMatch, Maintenance, MaintenanceWindow, Recurrence
 from stadtnetz.model import Device, HistorySettings, MetricDef, MetricKind, Reading
 from stadtnetz.state import State
@@ -593,3 +597,143 @@ def test_retention_prunes_each_kind_of_row_after_its_own_duration(tmp_path: Path
     assert hours == [T0 + day * DAY for day in range(4, 10)]  # six days before the last prune (at the close, day 10)
     kept = [h for (h,) in db.execute("SELECT hour FROM availability WHERE device = 'core-1' ORDER BY hour")]
     assert (kept[0], kept[-1], len(kept)) == (T0 + 4 * DAY, T0 + 10 * DAY - HOUR, 6 * 24)
+
+
+# --- configuration ---------------------------------------------------------------------------------------------------
+
+ENV = {"COMMUNITY": "public"}
+HEAD = textwrap.dedent(
+    """\
+    credentials:
+      ro:
+        community: ${COMMUNITY}
+    defaults:
+      credentials: ro
+    groups:
+      wlan:
+        kinds: [hotspot]
+    devices:
+    """
+) + "".join(
+    f"  - {{id: {d.id}, kind: {d.kind}, address: {d.host}, site: {d.site}, district: {d.district}"
+    + (f", upstream: {d.upstream}}}\n" if d.upstream else "}\n")
+    for d in DEVICES
+)
+
+
+def test_the_history_section_resolves_its_path_and_reports_mistakes_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    config = write(tmp_path / "city.yaml", HEAD + "history:\n  path: var/history.sqlite\n  retention: {rollups: 90d}\n")
+    assert load_inventory(config, environ=ENV).history == HistorySettings(
+        tmp_path / "var" / "history.sqlite", 400 * DAY, 400 * DAY, 90 * DAY
+    )
+    assert load_inventory(write(tmp_path / "off.yaml", HEAD), environ=ENV).history.path is None  # none: no history
+    for section, path, message in [
+        ("  retention:\n    outages: 2y\n", "history.retention.outages", "invalid duration '2y': use a number with"),
+        ("  keep: 30d\n", "history.keep", "unknown field 'keep' (allowed: path, retention)"),
+        ("  path: nowhere/history.sqlite\n", "history.path", f"directory {tmp_path / 'nowhere'} does not exist"),
+    ]:
+        config = write(tmp_path / "city.yaml", HEAD + "history:\n" + section)
+        with pytest.raises(ConfigError) as caught:
+            load_inventory(config, environ=ENV)
+        line = len(HEAD.splitlines()) + len(section.splitlines()) + 1  # the section's last line
+        assert str(caught.value).startswith(f"{config}:{line}: {path}: {message}")
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- stadtnetz report availability ------------------------------------------------------------------------------------
+
+
+def stadtnetz(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stadtnetz.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={
+            **os.environ,
+            **ENV,
+            "COLUMNS": "200",  # wide enough for every column of the table
+            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        },
+    )
+
+
+def cells(lines: list[str], first: str) -> list[str]:
+    """The cells of the table row whose first cell is ``first``."""
+    for line in lines:
+        row = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if row[0] == first:
+            return row
+    raise AssertionError(f"no row {first!r} in:\n" + "\n".join(lines))
+
+
+def test_the_availability_report_prints_and_writes_what_the_queries_say(
+    month: tuple[sqlite3.Connection, Truth, Path], tmp_path: Path
+) -> None:
+    db, _, path = month
+    config = write(tmp_path / "city.yaml", HEAD + f"history:\n  path: {path}\n")
+    until = "2026-03-31T02:00"  # local time (Europe/Berlin, summer time): T_END
+    result = stadtnetz(
+        "report",
+        "availability",
+        "-c",
+        str(config),
+        "--period",
+        "30d",
+        "--until",
+        until,
+        "--csv",
+        str(tmp_path / "a.csv"),
+    )
+    assert result.returncode == 0, result.stderr
+    expected = store.availability_by_device(db, IDS, T0, T_END)
+    # outages outside maintenance, an unbroken one counted once (hs-2's on the 15th has three rows)
+    outage_counts = {"core-1": 0, "dist-1": 3, "hs-1": 4, "hs-2": 3, "hs-3": 0}
+    lines = result.stdout.splitlines()
+    for device in IDS:
+        assert cells(lines, device)[4:6] == [f"{expected[device].ratio * 100:.3f}", str(outage_counts[device])]
+    total = store.availability(db, IDS, T0, T_END)
+    assert cells(lines, "5 devices")[4:6] == [f"{total.ratio * 100:.3f}", "10"]
+
+    with (tmp_path / "a.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [row[0] for row in rows[1:]] == ["hs-2", "hs-1", "dist-1", "core-1", "hs-3"]  # worst first
+    for row in (dict(zip(rows[0], row, strict=True)) for row in rows[1:]):
+        value = expected[row["device"]]
+        assert float(row["availability_percent"]) == pytest.approx(value.ratio * 100, abs=1e-6)
+        assert float(row["downtime_seconds"]) == pytest.approx(value.downtime_seconds, abs=1e-3)
+        assert float(row["maintenance_seconds"]) == pytest.approx(value.maintenance_seconds, abs=1e-3)
+        assert float(row["observed_seconds"]) == pytest.approx(value.observed_seconds, abs=1e-3)
+        assert int(row["outages"]) == outage_counts[row["device"]]
+    assert rows[3][:4] == ["dist-1", "distribution_switch", "Verteiler Nord", "Nordstadt"]
+
+    group = stadtnetz("report", "availability", "-c", str(config), "--group", "wlan", "--until", until)
+    assert group.returncode == 0, group.stderr
+    pooled = store.availability(db, ["hs-1", "hs-2", "hs-3"], T0, T_END)
+    assert cells(group.stdout.splitlines(), "3 devices (wlan)")[4] == f"{pooled.ratio * 100:.3f}"
+    assert "dist-1" not in group.stdout
+
+
+def test_the_availability_report_refuses_what_it_cannot_use(
+    month: tuple[sqlite3.Connection, Truth, Path], tmp_path: Path
+) -> None:
+    _, _, path = month
+    config = write(tmp_path / "city.yaml", HEAD + f"history:\n  path: {path}\n")
+    bad = stadtnetz("report", "availability", "-c", str(config), "--period", "dreißig Tage")
+    assert bad.returncode == 2
+    assert "Invalid value for '--period': invalid duration 'dreißig Tage': use a number with a unit" in bad.stderr
+    unknown = stadtnetz("report", "availability", "-c", str(config), "--device", "hs-4")
+    assert unknown.returncode == 2 and "no device 'hs-4'" in unknown.stderr and "did you mean 'hs-" in unknown.stderr
+    off = stadtnetz("report", "availability", "-c", str(write(tmp_path / "off.yaml", HEAD)))
+    assert off.returncode == 2 and "history is off; set history.path" in off.stderr
+    missing = write(tmp_path / "missing.yaml", HEAD + "history:\n  path: not-yet.sqlite\n")
+    result = stadtnetz("report", "availability", "-c", str(missing))
+    assert result.returncode == 1 and "no history file there" in result.stderr
+    assert not (tmp_path / "not-yet.sqlite").exists()  # a report never creates one
