@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import math
 import os
 import signal
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,8 @@ from stadtnetz.model import Device, HistorySettings, MetricDef, MetricKind, Read
 from stadtnetz.state import State
 from stadtnetz.store import HistoryError, HistoryStore
 from stadtnetz.topology import UNKNOWN, DeviceStatus, Status
-from tests.support.simulation import REPO
+from tests.support.processes import Daemon, free_port
+from tests.support.simulation import REPO, simulator_control_url, start_simulator_process
 
 UTC = dt.UTC
 HOUR = 3600
@@ -737,3 +740,97 @@ def test_the_availability_report_refuses_what_it_cannot_use(
     result = stadtnetz("report", "availability", "-c", str(missing))
     assert result.returncode == 1 and "no history file there" in result.stderr
     assert not (tmp_path / "not-yet.sqlite").exists()  # a report never creates one
+
+
+# --- the service keeps history ----------------------------------------------------------------------------------------
+
+
+def scenario(control: str, command: str) -> None:
+    request = urllib.request.Request(f"{control}/scenario", data=command.encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def test_the_service_records_a_fibre_cut_in_its_history(tmp_path: Path) -> None:
+    simulator, _, inventory = start_simulator_process(tmp_path / "city", 30, seed=11, timeout=60)
+    try:
+        control = simulator_control_url(simulator)
+        with inventory.open(encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        below: dict[str, list[str]] = {}
+        for row in rows:  # the inventory lists parents before children
+            for ancestor, members in below.items():
+                if row["upstream"] == ancestor or row["upstream"] in members:
+                    members.append(row["id"])
+            if row["kind"] == "distribution_switch":
+                below[row["id"]] = []
+        switch, behind = max(below.items(), key=lambda item: len(item[1]))
+        assert len(behind) >= 3
+        config = write(
+            tmp_path / "city.yaml",
+            "settings:\n  interval: 1s\n  timeout: 300ms\n  retries: 1\n"
+            "credentials:\n  city:\n    community: ${COMMUNITY}\n"
+            "defaults:\n  credentials: city\n  ping: false\n"  # on loopback the kernel would answer every ping
+            "inventory:\n  - file: city/inventory.csv\n"
+            "history:\n  path: history.sqlite\n",
+        )
+        port = free_port()
+        service = Daemon(
+            [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config), "--listen", f"127.0.0.1:{port}"],
+            tmp_path / "service.log",
+            env={**os.environ, **ENV},
+            cwd=REPO,
+        )
+        try:
+
+            def statuses() -> dict[str, tuple[str, str | None]]:
+                try:
+                    devices = get_json(f"http://127.0.0.1:{port}/api/devices")
+                except OSError:
+                    return {}
+                return {d["id"]: (d["status"], d["root_cause"]) for d in devices}  # type: ignore[union-attr]
+
+            service.wait_ready(lambda: {s for s, _ in statuses().values()} == {"up"}, 30, "every device up")
+            scenario(control, f"fibre-cut {switch}")
+            service.wait_ready(
+                lambda: (
+                    (now := statuses())[switch] == ("down", switch)
+                    and all(now[d] == ("unreachable", switch) for d in behind)
+                ),
+                20,
+                "the switch down and its subtree unreachable",
+            )
+            scenario(control, f"repair {switch}")
+            service.wait_ready(lambda: {s for s, _ in statuses().values()} == {"up"}, 20, "every device up again")
+        finally:
+            service.stop(timeout=15)
+        assert service.process.returncode == 0, service.log_tail()
+    finally:
+        simulator.stop()
+
+    db = store.connect(tmp_path / "history.sqlite", create=False)
+    everything = (time.time() - HOUR, time.time() + HOUR)
+    changes = [(t.device, t.old, t.new, t.root_cause) for t in store.transitions(db, *everything)]
+    assert {device for device, *_ in changes} == {row["id"] for row in rows}  # everyone came up once, at least
+    assert (switch, Status.UP, Status.DOWN, switch) in changes
+    assert (switch, Status.DOWN, Status.UP, "") in changes
+    for device in behind:
+        assert (device, Status.UP, Status.UNREACHABLE, switch) in changes
+        assert (device, Status.UNREACHABLE, Status.UP, "") in changes
+    assert not [c for c in changes if c[0] != switch and c[2] is Status.DOWN]  # nobody behind the cut was "down"
+    found = store.outages(db, *everything)
+    (cut,) = [o for o in found if o.device == switch]
+    assert (cut.status, cut.root_cause, cut.in_maintenance) == ("down", switch, False)
+    assert cut.end is not None and 1 < cut.end - cut.start < 30
+    assert sorted((o.device, o.status, o.root_cause) for o in found if o.device != switch) == sorted(
+        (device, "unreachable", switch) for device in behind
+    )
+    # the hour so far was written at the stop: the switch's downtime is in it, and its samples
+    seconds = store.availability(db, switch, *everything)
+    assert seconds.downtime_seconds == pytest.approx(cut.end - cut.start, abs=1e-6)
+    assert db.execute("SELECT count(*) FROM hourly WHERE device = ?", (switch,)).fetchone()[0] > 10
