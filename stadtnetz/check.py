@@ -92,7 +92,8 @@ def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
         console.print(
             f"history in {history.path} (kept: transitions {format_duration(history.transitions_retention)}, "
             f"outages {format_duration(history.outages_retention)}, "
-            f"rollups {format_duration(history.rollups_retention)})",
+            f"rollups {format_duration(history.rollups_retention)}, "
+            f"availability {format_duration(history.availability_retention)})",
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -82,10 +82,11 @@ least one device)::
         timezone: Europe/Berlin       # the default
     history:                          # the embedded history (stadtnetz.store); in at most one file
       path: history.sqlite            # SQLite file, relative to this file; not given: no history is kept
-      retention:                      # how long rows are kept (durations, "400d" style)
+      retention:                      # how long rows are kept (durations, "400d" style); the defaults:
         transitions: 400d             # status changes
         outages: 400d                 # the outage log
-        rollups: 400d                 # hourly series rollups and availability seconds
+        rollups: 90d                  # hourly series rollups (the bulk: ~16 MB a day for 650 devices)
+        availability: 400d            # hourly availability seconds per device (small)
 
 Names of groups, credential sets, profiles and tags follow the device id rule.
 CSV columns: ``id,kind,address`` required; ``site,district,lat,lon,upstream,
@@ -722,6 +723,7 @@ class RetentionSpec(_Spec):
     transitions: Duration = _DEFAULT_HISTORY.transitions_retention
     outages: Duration = _DEFAULT_HISTORY.outages_retention
     rollups: Duration = _DEFAULT_HISTORY.rollups_retention
+    availability: Duration = _DEFAULT_HISTORY.availability_retention
 
 
 class HistorySpec(_Spec):
@@ -1016,6 +1018,7 @@ class _Loader:
             transitions_retention=spec.retention.transitions,
             outages_retention=spec.retention.outages,
             rollups_retention=spec.retention.rollups,
+            availability_retention=spec.retention.availability,
         )
 
     def process_credentials(self, document: _Document, name: str, raw: Any) -> None:

@@ -120,7 +120,8 @@ class HistorySettings:
     path: Path | None = None  # the SQLite file; None: no history is kept
     transitions_retention: float = 400 * DAY  # seconds each kind of row is kept
     outages_retention: float = 400 * DAY
-    rollups_retention: float = 400 * DAY  # hourly series rollups and availability seconds
+    rollups_retention: float = 90 * DAY  # hourly series rollups: ~16 MB a day for 650 devices (bench/history_write.py)
+    availability_retention: float = 400 * DAY  # hourly availability seconds: a year and a month to compare
 
     @property
     def enabled(self) -> bool:

@@ -576,7 +576,11 @@ def test_retention_prunes_each_kind_of_row_after_its_own_duration(tmp_path: Path
     path = tmp_path / "history.sqlite"
     clock = ManualClock(T0)
     settings = HistorySettings(
-        path, transitions_retention=2 * DAY, outages_retention=4 * DAY, rollups_retention=6 * DAY
+        path,
+        transitions_retention=2 * DAY,
+        outages_retention=4 * DAY,
+        rollups_retention=6 * DAY,
+        availability_retention=3 * DAY,
     )
     history = HistoryStore(path, clock, settings)
     state = State(DEVICES[:1], clock)
@@ -599,7 +603,7 @@ def test_retention_prunes_each_kind_of_row_after_its_own_duration(tmp_path: Path
     hours = [h for (h,) in db.execute("SELECT hour FROM rollups ORDER BY hour")]
     assert hours == [T0 + day * DAY for day in range(4, 10)]  # six days before the last prune (at the close, day 10)
     kept = [h for (h,) in db.execute("SELECT hour FROM availability WHERE device = 'core-1' ORDER BY hour")]
-    assert (kept[0], kept[-1], len(kept)) == (T0 + 4 * DAY, T0 + 10 * DAY - HOUR, 6 * 24)
+    assert (kept[0], kept[-1], len(kept)) == (T0 + 7 * DAY, T0 + 10 * DAY - HOUR, 3 * 24)
 
 
 # --- configuration ---------------------------------------------------------------------------------------------------
@@ -626,9 +630,9 @@ HEAD = textwrap.dedent(
 
 def test_the_history_section_resolves_its_path_and_reports_mistakes_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "var").mkdir()
-    config = write(tmp_path / "city.yaml", HEAD + "history:\n  path: var/history.sqlite\n  retention: {rollups: 90d}\n")
+    config = write(tmp_path / "city.yaml", HEAD + "history:\n  path: var/history.sqlite\n  retention: {rollups: 30d}\n")
     assert load_inventory(config, environ=ENV).history == HistorySettings(
-        tmp_path / "var" / "history.sqlite", 400 * DAY, 400 * DAY, 90 * DAY
+        tmp_path / "var" / "history.sqlite", 400 * DAY, 400 * DAY, 30 * DAY, 400 * DAY
     )
     assert load_inventory(write(tmp_path / "off.yaml", HEAD), environ=ENV).history.path is None  # none: no history
     for section, path, message in [
