@@ -573,6 +573,13 @@ class HistoryStore:
             self._thread.join()
         try:
             self.flush(final=True)
+        except sqlite3.Error as exc:  # the last chance: say what is lost, and let the service stop anyway
+            log.error(
+                "%s: the last batch could not be written (%s): %d items of history are lost",
+                self.path,
+                exc,
+                self.stats.pending,
+            )
         finally:
             self.db.close()
 
