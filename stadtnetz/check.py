@@ -87,6 +87,17 @@ def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    history = inventory.history
+    if history.path is not None:
+        console.print(
+            f"history in {history.path} (kept: transitions {format_duration(history.transitions_retention)}, "
+            f"outages {format_duration(history.outages_retention)}, "
+            f"rollups {format_duration(history.rollups_retention)}, "
+            f"availability {format_duration(history.availability_retention)})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(_counts_table("Devices per kind", "kind", Counter(device.kind for device in devices)))
     console.print(_counts_table("Devices per group", "group", Counter(device.group or NO_GROUP for device in devices)))
     console.print(

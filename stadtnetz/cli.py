@@ -611,8 +611,10 @@ def scenario(url: str, command: tuple[str, ...]) -> None:
 
 def _register_subcommands() -> None:
     from stadtnetz.cli_maintenance import maintenance
+    from stadtnetz.cli_report import report
 
     main.add_command(maintenance)
+    main.add_command(report)
 
 
 _register_subcommands()

@@ -80,6 +80,13 @@ least one device)::
         at: "03:00"                   # ... at this local time (quoted) ...
         duration: 2h                  # ... for this long
         timezone: Europe/Berlin       # the default
+    history:                          # the embedded history (stadtnetz.store); in at most one file
+      path: history.sqlite            # SQLite file, relative to this file; not given: no history is kept
+      retention:                      # how long rows are kept (durations, "400d" style); the defaults:
+        transitions: 400d             # status changes
+        outages: 400d                 # the outage log
+        rollups: 90d                  # hourly series rollups (the bulk: ~16 MB a day for 650 devices)
+        availability: 400d            # hourly availability seconds per device (small)
 
 Names of groups, credential sets, profiles and tags follow the device id rule.
 CSV columns: ``id,kind,address`` required; ``site,district,lat,lon,upstream,
@@ -131,14 +138,24 @@ from stadtnetz.maintenance import (
     parse_time_of_day,
     parse_weekdays,
 )
-from stadtnetz.model import Device, Inventory, Settings, SnmpCredentials, V3User
+from stadtnetz.model import Device, HistorySettings, Inventory, Settings, SnmpCredentials, V3User
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
 from stadtnetz.units import describe, parse_duration, parse_ratio
 
 log = logging.getLogger(__name__)
 
 MAX_YAML_NODES = 1_000_000  # guards against alias bombs ("billion laughs")
-SECTIONS = ("include", "settings", "credentials", "defaults", "groups", "devices", "inventory", "maintenance")
+SECTIONS = (
+    "include",
+    "settings",
+    "credentials",
+    "defaults",
+    "groups",
+    "devices",
+    "inventory",
+    "maintenance",
+    "history",
+)
 
 
 # --- issues -----------------------------------------------------------------------------------------------------
@@ -485,6 +502,7 @@ class FileSpec(_Spec):
     devices: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
     inventory: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
     maintenance: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
+    history: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
 
 
 def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
@@ -696,6 +714,25 @@ class MaintenanceSpec(_Spec):
         return self
 
 
+_DEFAULT_HISTORY = HistorySettings()
+
+
+class RetentionSpec(_Spec):
+    """How long the history keeps each kind of row (see :mod:`stadtnetz.store`)."""
+
+    transitions: Duration = _DEFAULT_HISTORY.transitions_retention
+    outages: Duration = _DEFAULT_HISTORY.outages_retention
+    rollups: Duration = _DEFAULT_HISTORY.rollups_retention
+    availability: Duration = _DEFAULT_HISTORY.availability_retention
+
+
+class HistorySpec(_Spec):
+    """The embedded SQLite history: where (relative to the file) and for how long."""
+
+    path: Text | None = None
+    retention: Annotated[RetentionSpec, BeforeValidator(_dict_or_none)] = RetentionSpec()
+
+
 # --- pydantic errors -> issues -------------------------------------------------------------------------------------
 
 _TYPE_MESSAGES = {
@@ -765,6 +802,8 @@ class _Loader:
         self.unreadable = False  # a file could not be read or parsed: its devices are unknown
         self.root_devices_where: inv.Where | None = None
         self.maintenance: list[tuple[MaintenanceSpec, _Document, str]] = []
+        self.history = HistorySettings()
+        self.history_seen = _SectionOnce()
 
     # files and includes
 
@@ -889,6 +928,8 @@ class _Loader:
                 spec = self.validate(document, path, MaintenanceSpec, raw)
                 if spec is not None:
                     self.maintenance.append((spec, document, path))
+        if isinstance(data.get("history"), dict):
+            self.process_history(document, data["history"])
 
     def once(self, seen: _SectionOnce, document: _Document, section: str) -> bool:
         where = document.where(section)
@@ -952,6 +993,32 @@ class _Loader:
             interval=spec.interval if "interval" in explicit else None,
             timeout=spec.timeout if "timeout" in explicit else None,
             retries=spec.retries if "retries" in explicit else None,
+        )
+
+    def process_history(self, document: _Document, raw: dict) -> None:
+        if not self.once(self.history_seen, document, "history"):
+            return
+        spec = self.validate(document, "history", HistorySpec, raw)
+        if spec is None:
+            return
+        path = None
+        if spec.path is not None and spec.path.strip():
+            path = Path(os.path.normpath(document.file.parent / spec.path.strip()))
+            if not path.parent.is_dir():
+                self.reporter.error(
+                    document.where("history.path"),
+                    f"directory {path.parent} does not exist; create it (paths are relative to this file)",
+                )
+                return
+            if path.is_dir():
+                self.reporter.error(document.where("history.path"), f"{path} is a directory; name a file in it")
+                return
+        self.history = HistorySettings(
+            path=path,
+            transitions_retention=spec.retention.transitions,
+            outages_retention=spec.retention.outages,
+            rollups_retention=spec.retention.rollups,
+            availability_retention=spec.retention.availability,
         )
 
     def process_credentials(self, document: _Document, name: str, raw: Any) -> None:
@@ -1155,4 +1222,5 @@ def load_inventory(
         groups=groups,
         warnings=warnings,
         maintenance=maintenance,
+        history=loader.history,
     )

@@ -115,10 +115,10 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 def format_duration(seconds: float) -> str:
-    """30.0 -> '30s', 0.5 -> '500ms', 300 -> '5m', 3600 -> '1h'."""
+    """30.0 -> '30s', 0.5 -> '500ms', 300 -> '5m', 3600 -> '1h', 86400 -> '1d'."""
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
-    for unit, size in (("h", 3600), ("m", 60)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
             return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"

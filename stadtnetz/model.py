@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stadtnetz.secrets import Secret
@@ -109,6 +110,24 @@ class Settings:
     trap_v3_users: tuple[V3User, ...] = ()  # SNMPv3 users whose traps and informs are accepted
 
 
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySettings:
+    """Where the embedded history (:mod:`stadtnetz.store`) lives and how long it keeps what."""
+
+    path: Path | None = None  # the SQLite file; None: no history is kept
+    transitions_retention: float = 400 * DAY  # seconds each kind of row is kept
+    outages_retention: float = 400 * DAY
+    rollups_retention: float = 90 * DAY  # hourly series rollups: ~16 MB a day for 650 devices (bench/history_write.py)
+    availability_retention: float = 400 * DAY  # hourly availability seconds: a year and a month to compare
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
+
 @dataclass(slots=True)
 class Inventory:
     """Everything the service needs to know about the city network to poll it."""
@@ -119,6 +138,7 @@ class Inventory:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group name -> device ids
     warnings: list[str] = field(default_factory=list)  # "FILE:LINE: field: message", e.g. ignored CSV columns
     maintenance: list[MaintenanceWindow] = field(default_factory=list)  # planned work, see stadtnetz.maintenance
+    history: HistorySettings = field(default_factory=HistorySettings)  # the embedded history, off by default
 
     def by_id(self) -> dict[str, Device]:
         return {device.id: device for device in self.devices}

@@ -31,7 +31,8 @@ from stadtnetz.model import Device, Inventory, PollStatus
 from stadtnetz.reachability import Reachability
 from stadtnetz.scheduler import Scheduler
 from stadtnetz.state import State
-from stadtnetz.topology import Topology
+from stadtnetz.store import HistoryCollector, HistoryStore
+from stadtnetz.topology import PROBLEM, DeviceStatus, Topology
 from stadtnetz.trap_effects import apply_trap
 from stadtnetz.web import build_app
 
@@ -174,6 +175,7 @@ class Service:
         self._checks: set[asyncio.Task[object]] = set()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.history: HistoryStore | None = None  # the embedded history, when history.path is set
 
     def health(self) -> tuple[bool, str]:
         if not self._tasks or any(t.done() for t in self._tasks):
@@ -190,6 +192,8 @@ class Service:
             return
         for device_id in current ^ self._in_maintenance:
             self.state[device_id].maintenance = device_id in current
+        if self.history is not None:
+            self.history.record_maintenance(current, self.clock.time())
         started, ended = len(current - self._in_maintenance), len(self._in_maintenance - current)
         log.info(
             "maintenance: %d devices entered a window, %d left one; %d now in one", started, ended, len(current)
@@ -274,6 +278,8 @@ class Service:
         if self.traps is not None and self.inventory.settings.trap_listen is not None:
             trap_host, trap_port = await self.traps.start(*self.inventory.settings.trap_listen)
             log.info("receiving SNMP traps on %s:%d", trap_host, trap_port)
+        if self.inventory.history.enabled:
+            await self._start_history()
         if self.inventory.maintenance:
             self.mark_maintenance()  # before the first scrape
             self._tasks.append(asyncio.create_task(self._maintenance_loop(), name="maintenance"))
@@ -297,3 +303,42 @@ class Service:
             await self.pinger.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.history is not None:
+            self.history.record_samples(self.state, self.clock.time())
+            await asyncio.to_thread(self.history.close)  # writes what is left, the current hour too
+
+    # --- the embedded history (stadtnetz.store) ---
+
+    async def _start_history(self) -> None:
+        """Open the history file; record status changes (chained after reachability's), samples, maintenance."""
+        settings = self.inventory.history
+        assert settings.path is not None
+        self.history = await asyncio.to_thread(HistoryStore, settings.path, self.clock, settings)
+        self.history.start()
+        self.registry.register(HistoryCollector(self.history))
+        chained = self.reachability.board.on_change
+
+        def changed(device_id: str, old: DeviceStatus, new: DeviceStatus, now: float) -> None:
+            if chained is not None:
+                chained(device_id, old, new, now)
+            self._record_change(device_id, old, new, now)
+
+        self.reachability.board.on_change = changed
+        self._tasks.append(asyncio.create_task(self._history_loop(), name="history"))
+        log.info("keeping history in %s", settings.path)
+
+    def _record_change(self, device_id: str, old: DeviceStatus, new: DeviceStatus, now: float) -> None:
+        device = self.state.devices.get(device_id)
+        if self.history is None or device is None or not device.exported:
+            return
+        at = self.clock.time() - (self.clock.monotonic() - now)  # ``now`` is monotonic: when the evidence is from
+        self.history.record_transition(device_id, old, new, at, device.error if new.status in PROBLEM else "")
+
+    async def _history_loop(self) -> None:
+        """Hand the history every device's fresh values once per (shortest) poll interval."""
+        interval = min((d.interval for d in self.devices), default=self.inventory.settings.interval)
+        while not self._stop.is_set():
+            if self.history is not None:
+                self.history.record_samples(self.state, self.clock.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval)
