@@ -440,7 +440,7 @@ class Sender:
                     self.spool.ack(batch)
                     self.stats.points_sent += batch.points
                     if self._failures:
-                        log.warning(
+                        log.info(
                             "influx: writing to %s works again after %d failed attempts over %.0f s; "
                             "sending the %d spooled points",
                             self.where,
@@ -617,9 +617,11 @@ class InfluxExporter:
                 due.append(state)
         return due
 
-    async def snapshot(self, at: float) -> Snapshot:
-        """Encode the devices due at ``at`` and append them to the spool, ``batch_size`` points per record."""
-        devices = self.due(at)
+    async def snapshot(self, at: float, devices: list[DeviceState] | None = None) -> Snapshot:
+        """Encode ``devices`` (by default those due at ``at``) and append them to the spool, ``batch_size``
+        points per record. Up to :data:`BATCH_DEVICES` devices are encoded before the first ``await``."""
+        if devices is None:
+            devices = self.due(at)
         pending: list[str] = []
         points = values = dropped = 0
         for start in range(0, len(devices), BATCH_DEVICES):
