@@ -59,6 +59,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
 import os
 import struct
 import threading
@@ -96,6 +97,7 @@ class _Record:
     size: int  # header + payload
     points: int
     time: float
+    appended: float = -math.inf  # monotonic time of the append (recovered records: long ago)
 
 
 @dataclass(slots=True)
@@ -360,7 +362,7 @@ class Spool:
                 self._count_drop("disk_error", points)
                 log.error("spool: cannot write %d points to %s: %s; they are lost", points, self.directory, exc)
                 raise
-            segment.records.append(_Record(offset, len(record), points, oldest))
+            segment.records.append(_Record(offset, len(record), points, oldest, self._monotonic()))
             segment.size += len(record)
             self._bytes += len(record)
             self._pending_points += points
@@ -584,11 +586,30 @@ class Spool:
         temporary.write_text(f"{seq} {offset}\n")
         os.replace(temporary, self.directory / CURSOR)
 
-    def wait(self, min_points: int, timeout: float, interrupted: Callable[[], bool] = lambda: False) -> None:
-        """Block until ``min_points`` unacknowledged points wait, ``timeout`` seconds passed, or ``interrupted()``
-        is true after :meth:`wake`."""
+    def wait(self, min_points: int, max_age: float, interrupted: Callable[[], bool] = lambda: False) -> None:
+        """Block until ``min_points`` unacknowledged points wait, or the oldest of them was appended ``max_age``
+        seconds ago, or ``interrupted()`` is true after :meth:`wake`."""
         with self._changed:
-            self._changed.wait_for(lambda: self._closed or interrupted() or self._pending_points >= min_points, timeout)
+            while not (self._closed or interrupted() or self._pending_points >= min_points):
+                appended = self._oldest_append()
+                if appended is None:
+                    self._changed.wait()
+                    continue
+                left = appended + max_age - self._monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(left)
+
+    def _oldest_append(self) -> float | None:
+        for segment in self._segments:
+            if segment.acked < len(segment.records):
+                return segment.records[segment.acked].appended
+        return None
+
+    def wait_empty(self, timeout: float | None = None) -> bool:
+        """Block until every point was acknowledged (or dropped); False if ``timeout`` seconds passed first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._pending_points == 0, timeout)
 
     def wake(self) -> None:
         """Wake whoever is in :meth:`wait` (it returns if its ``interrupted()`` is now true)."""
