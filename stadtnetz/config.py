@@ -1045,7 +1045,7 @@ class _Loader:
         spec = self.validate(document, "influx", InfluxSpec, raw, context)
         if spec is None:
             return
-        spool_path = Path(os.path.normpath(document.file.parent / spec.spool.path))
+        spool_path = Path(os.path.abspath(document.file.parent / spec.spool.path))
         if spool_path.exists() and not spool_path.is_dir():
             self.reporter.error(
                 document.where("influx.spool.path"),
