@@ -283,6 +283,18 @@ def test_spool_directory_belongs_to_one_process(tmp_path: Path) -> None:
         pass
 
 
+def test_spool_keeps_the_precision_each_segment_was_written_with(tmp_path: Path) -> None:
+    with Spool(tmp_path, 1 << 20, precision="s") as spool:
+        spool.append(b"m v=1i 1790000000\n", 1, 1_790_000_000.0)
+    with Spool(tmp_path, 1 << 20, precision="ms") as spool:  # the configuration changed between two runs
+        spool.append(b"m v=2i 1790000001000\n", 1, 1_790_000_001.0)
+        batches = []
+        while (batch := spool.peek(10)) is not None:
+            batches.append((batch.precision, batch.payload))
+            spool.ack(batch)
+    assert batches == [("s", b"m v=1i 1790000000\n"), ("ms", b"m v=2i 1790000001000\n")]
+
+
 def test_segment_format_is_as_documented(tmp_path: Path) -> None:
     with Spool(tmp_path, 1 << 20, "always", precision="ms") as spool:
         spool.append(b"m v=1 5\n", 1, 1_790_000_000.5)
@@ -695,6 +707,16 @@ def test_the_service_writes_every_device(tmp_path: Path, city: list[dict[str, st
         for name in ("spool_bytes", "spool_oldest_point_age_seconds", "points_failed_total"):
             assert f"stadtnetz_influx_{name} " in metrics
         assert 'stadtnetz_influx_points_dropped_total{reason="spool_full"} 0.0' in metrics
+        # a second process on the same spool directory is refused, with the reason
+        second = subprocess.run(
+            [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config), "--listen", f"127.0.0.1:{free_port()}"],
+            env={**os.environ, "CITY_COMMUNITY": "public", "INFLUX_TOKEN": TOKEN},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        said = " ".join((second.stdout + second.stderr).split())  # the console wraps long lines
+        assert second.returncode == 1 and "is in use by another process" in said, said
     finally:
         service.daemon.stop()
     rows = {row["id"]: row for row in city}
