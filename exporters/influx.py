@@ -5,10 +5,13 @@ losing any. Once per poll interval (at the wall-clock multiples of the shortest
 device interval, so timestamps fall on the poll schedule) a snapshot of the
 state is encoded and appended to the spool (:mod:`exporters.spool`) *before*
 anything is sent; a sender thread takes the spool's records in order, writes
-them with influxdb-client's synchronous write API (gzip, the configured
-precision, at most ``batch_size`` points per request), retries with exponential
-backoff while the server is down or answers 5xx/429, and acknowledges a record
-to the spool only on a 2xx answer. On stop it sends for a few seconds more if it
+them through influxdb-client's write service, one synchronous request at a time
+(gzip level 1, the configured precision, at most ``batch_size`` points per
+request), retries with exponential backoff while the server is down or answers
+5xx, 429, 401, 403 or 404 (a wrong token or bucket can be fixed without losing
+points), and acknowledges a record to the spool only on a 2xx answer; 400, 413
+and 422 mean the server will never take those points: they are dropped, logged
+and counted as ``rejected``. On stop it sends for a few seconds more if it
 can, then leaves the rest on disk for the next start. influxdb-client's own
 batching writer is not used: it drops a batch when its retries run out and
 what is pending when it is closed while the server is down (``tests/test_influx.py``
