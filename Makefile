@@ -31,3 +31,4 @@ bench:
 	scripts/setup-venv.sh $(VENV) test,bench
 	$(BIN)/python bench/snmp_poll.py
 	$(BIN)/python bench/ping_sweep.py
+	$(BIN)/python bench/influx_write.py

@@ -98,6 +98,17 @@ def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if inventory.influx is not None:
+        influx = inventory.influx
+        token = f"token from {influx.token.source.split(':', 1)[0]}" if influx.token is not None else "no token"
+        console.print(
+            f"InfluxDB: {influx.url} (org {influx.org}, bucket {influx.bucket}, {token}, "
+            f"precision {influx.precision}); spool {influx.spool.path} "
+            f"(at most {influx.spool.max_bytes:,} bytes, fsync {influx.spool.fsync})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(_counts_table("Devices per kind", "kind", Counter(device.kind for device in devices)))
     console.print(_counts_table("Devices per group", "group", Counter(device.group or NO_GROUP for device in devices)))
     console.print(

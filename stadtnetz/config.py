@@ -87,6 +87,22 @@ least one device)::
         outages: 400d                 # the outage log
         rollups: 90d                  # hourly series rollups (the bulk: ~16 MB a day for 650 devices)
         availability: 400d            # hourly availability seconds per device (small)
+    influx:                           # write every device's points to InfluxDB 2 (exporters.influx); in one file
+      url: http://127.0.0.1:8086      # the server (http or https)
+      org: stadtwerk
+      bucket: stadtnetz
+      token: ${STADTNETZ_INFLUX_TOKEN}  # or file:PATH; a literal token is an error (optional: servers without auth)
+      precision: s                    # s, ms, us, ns; must carry every poll interval (500ms needs ms)
+      batch_size: 5000                # points per write request, at most
+      flush_interval: 1s              # a smaller batch waits at most this long
+      timeout: 10s                    # per write request
+      max_retry_interval: 30s         # while writes fail, retries back off from 0.5 s up to this
+      gzip: true
+      spool:                          # points go to disk first and stay until the server acknowledged them
+        path: var/influx-spool        # a directory, relative to this file; one per stadtnetz process
+        max_bytes: 1GiB               # 512MiB, 2GB, or bytes (>= 1MiB); when full the OLDEST points are dropped
+        fsync: interval               # always (every append), interval (every fsync_interval), never
+        fsync_interval: 1s
 
 Names of groups, credential sets, profiles and tags follow the device id rule.
 CSV columns: ``id,kind,address`` required; ``site,district,lat,lon,upstream,
@@ -109,6 +125,7 @@ import difflib
 import logging
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,9 +155,18 @@ from stadtnetz.maintenance import (
     parse_time_of_day,
     parse_weekdays,
 )
-from stadtnetz.model import Device, HistorySettings, Inventory, Settings, SnmpCredentials, V3User
+from stadtnetz.model import (
+    Device,
+    HistorySettings,
+    InfluxSettings,
+    InfluxSpool,
+    Inventory,
+    Settings,
+    SnmpCredentials,
+    V3User,
+)
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
-from stadtnetz.units import describe, parse_duration, parse_ratio
+from stadtnetz.units import describe, parse_duration, parse_ratio, parse_size
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +181,7 @@ SECTIONS = (
     "inventory",
     "maintenance",
     "history",
+    "influx",
 )
 
 
@@ -503,12 +530,15 @@ class FileSpec(_Spec):
     inventory: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
     maintenance: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
     history: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
+    influx: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
 
 
 def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
     """A community given as ${ENV_VAR} or file:PATH, resolved; the value itself is refused."""
     # never put ``value`` into a message: it may be the secret itself
     what = "key" if (info.field_name or "").endswith("_key") else "community"
+    if info.field_name == "token":
+        what = "token"
     if not isinstance(value, str) or not is_reference(value):
         raise ValueError(
             f"a literal {what} is not allowed: write a reference, ${{ENV_VAR}} or file:PATH "
@@ -731,6 +761,53 @@ class HistorySpec(_Spec):
 
     path: Text | None = None
     retention: Annotated[RetentionSpec, BeforeValidator(_dict_or_none)] = RetentionSpec()
+MIN_SPOOL_BYTES = 1 << 20
+
+
+def _url(value: Any) -> str:
+    text = _text(value).strip()
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"expected the server's URL, e.g. http://127.0.0.1:8086 (http or https), got {text!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueError(f"invalid port in {text!r}: 1-65535") from None
+    return text.rstrip("/")
+
+
+def _spool_size(value: Any) -> int:
+    size = parse_size(value)
+    if size < MIN_SPOOL_BYTES:
+        raise ValueError(f"a spool needs at least 1MiB ({MIN_SPOOL_BYTES} bytes), got {size}")
+    return size
+
+
+class InfluxSpoolSpec(_Spec):
+    """``influx.spool``: where points wait until InfluxDB acknowledged them (see exporters/spool.py)."""
+
+    path: Text
+    max_bytes: Annotated[int, BeforeValidator(_spool_size)] = 1 << 30
+    fsync: Literal["always", "interval", "never"] = "interval"
+    fsync_interval: Duration = 1.0
+
+
+class InfluxSpec(_Spec):
+    """The top-level ``influx`` section (see exporters/influx.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    url: Annotated[str, BeforeValidator(_url)]
+    org: Text
+    bucket: Text
+    token: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
+    precision: Literal["s", "ms", "us", "ns"] = "s"
+    batch_size: Positive = 5000
+    flush_interval: Duration = 1.0
+    timeout: Duration = 10.0
+    max_retry_interval: Duration = 30.0
+    gzip: bool = True
+    spool: InfluxSpoolSpec
 
 
 # --- pydantic errors -> issues -------------------------------------------------------------------------------------
@@ -804,6 +881,8 @@ class _Loader:
         self.maintenance: list[tuple[MaintenanceSpec, _Document, str]] = []
         self.history = HistorySettings()
         self.history_seen = _SectionOnce()
+        self.influx_seen = _SectionOnce()
+        self.influx: tuple[InfluxSettings, _Document] | None = None
 
     # files and includes
 
@@ -868,7 +947,8 @@ class _Loader:
             errors = exc.errors(include_url=False)
         for error in errors:
             field_path = join_path(path, *error["loc"])
-            sensitive = path.startswith("credentials") or "community" in field_path  # never echo a secret
+            # never echo a secret
+            sensitive = path.startswith("credentials") or "community" in field_path or field_path == "influx.token"
             self.reporter.error(document.where(field_path), _message(error, model, sensitive))
         failed = {str(error["loc"][0]) for error in errors if error["loc"]}
         if not isinstance(raw, dict) or any(not error["loc"] for error in errors):
@@ -922,6 +1002,8 @@ class _Loader:
                     self.csv_sources.append(
                         inv.CsvSource(index, document.file.parent / spec.file, document.origin(path), spec.group)
                     )
+        if "influx" in data and isinstance(data["influx"] or {}, dict):
+            self.process_influx(document, data["influx"] or {})
         if isinstance(data.get("maintenance"), list):
             for index, raw in enumerate(data["maintenance"]):
                 path = join_path("maintenance", index)
@@ -1020,6 +1102,56 @@ class _Loader:
             rollups_retention=spec.retention.rollups,
             availability_retention=spec.retention.availability,
         )
+
+    def process_influx(self, document: _Document, raw: dict) -> None:
+        if not self.once(self.influx_seen, document, "influx"):
+            return
+        context = {"base_dir": document.file.parent, "environ": self.environ}
+        spec = self.validate(document, "influx", InfluxSpec, raw, context)
+        if spec is None:
+            return
+        spool_path = Path(os.path.abspath(document.file.parent / spec.spool.path))
+        if spool_path.exists() and not spool_path.is_dir():
+            self.reporter.error(
+                document.where("influx.spool.path"),
+                f"{spool_path} exists and is not a directory; the spool needs a directory of its own",
+            )
+            return
+        spool = InfluxSpool(str(spool_path), spec.spool.max_bytes, spec.spool.fsync, spec.spool.fsync_interval)
+        self.influx = (
+            InfluxSettings(
+                url=spec.url,
+                org=spec.org,
+                bucket=spec.bucket,
+                spool=spool,
+                token=spec.token,
+                precision=spec.precision,
+                batch_size=spec.batch_size,
+                flush_interval=spec.flush_interval,
+                timeout=spec.timeout,
+                max_retry_interval=spec.max_retry_interval,
+                gzip=spec.gzip,
+            ),
+            document,
+        )
+
+    def check_influx_precision(self, devices: list[Device]) -> None:
+        """Every poll interval must be a whole number of the precision's units, or snapshots share timestamps."""
+        if self.influx is None:
+            return
+        settings, document = self.influx
+        unit = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[settings.precision]
+        for interval in sorted({device.interval for device in devices}):
+            steps = interval / unit
+            if abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
+                example = next(device.id for device in devices if device.interval == interval)
+                self.reporter.error(
+                    document.where("influx.precision"),
+                    f"precision {settings.precision} cannot carry the poll interval of {interval:g} s "
+                    f"(device {example!r}): snapshots would share or shift timestamps; use a finer precision "
+                    "(ms, us or ns)",
+                )
+                return
 
     def process_credentials(self, document: _Document, name: str, raw: Any) -> None:
         path = join_path("credentials", name)
@@ -1199,6 +1331,7 @@ def load_inventory(
         reporter,
     )
     maintenance = loader.maintenance_windows(devices, groups)
+    loader.check_influx_precision(devices)
     if loader.device_items == 0 and files_usable:
         reporter.error(
             loader.root_devices_where or inv.Where(path, None, "devices"),
@@ -1223,4 +1356,5 @@ def load_inventory(
         warnings=warnings,
         maintenance=maintenance,
         history=loader.history,
+        influx=loader.influx[0] if loader.influx is not None else None,
     )

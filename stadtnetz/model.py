@@ -126,6 +126,34 @@ class HistorySettings:
     @property
     def enabled(self) -> bool:
         return self.path is not None
+@dataclass(frozen=True, slots=True)
+class InfluxSpool:
+    """Where the InfluxDB exporter keeps points until the server has acknowledged them (exporters/spool.py)."""
+
+    path: str  # a directory, absolute (the configuration names it relative to its file)
+    max_bytes: int = 1 << 30  # when full, the oldest segment is dropped (counted and logged)
+    fsync: str = "interval"  # always (every append), interval (every fsync_interval), never (the OS decides)
+    fsync_interval: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxSettings:
+    """The InfluxDB 2 write endpoint the exporter sends every device's points to (exporters/influx.py)."""
+
+    url: str
+    org: str
+    bucket: str
+    spool: InfluxSpool
+    token: Secret | None = None  # from ${ENV} or file:PATH; never logged
+    precision: str = "s"  # s, ms, us, ns: of the timestamps written
+    batch_size: int = 5000  # points per write request, at most
+    flush_interval: float = 1.0  # a batch smaller than batch_size waits at most this long
+    timeout: float = 10.0  # per write request
+    max_retry_interval: float = 30.0  # while writes fail, retries back off from 0.5 s up to this
+    gzip: bool = True
+
+    def __repr__(self) -> str:
+        return f"InfluxSettings(url={self.url!r}, org={self.org!r}, bucket={self.bucket!r}, token=***)"
 
 
 @dataclass(slots=True)
@@ -139,6 +167,7 @@ class Inventory:
     warnings: list[str] = field(default_factory=list)  # "FILE:LINE: field: message", e.g. ignored CSV columns
     maintenance: list[MaintenanceWindow] = field(default_factory=list)  # planned work, see stadtnetz.maintenance
     history: HistorySettings = field(default_factory=HistorySettings)  # the embedded history, off by default
+    influx: InfluxSettings | None = None  # write every device's points to InfluxDB (exporters.influx)
 
     def by_id(self) -> dict[str, Device]:
         return {device.id: device for device in self.devices}

@@ -25,6 +25,7 @@ from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
 from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
+from exporters.influx import InfluxExporter, InfluxStatsCollector
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
@@ -170,6 +171,10 @@ class Service:
         self.ping_scheduler: Scheduler | None = None
         self.ping_problem = ""
         self._by_id = {d.id: d for d in watched}
+        self.influx: InfluxExporter | None = None  # points to InfluxDB through a durable spool, when configured
+        if self.inventory.influx is not None:
+            self.influx = InfluxExporter(self.state, self.inventory.influx, self.clock)
+            self.registry.register(InfluxStatsCollector(self.influx))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._checks: set[asyncio.Task[object]] = set()
@@ -274,6 +279,8 @@ class Service:
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         self.url = f"http://{shown}:{bound[1]}/"
         await self.client.__aenter__()
+        if self.influx is not None:
+            await self.influx.start()  # first: what a previous process left in the spool is sent first
         await self._start_ping()
         if self.traps is not None and self.inventory.settings.trap_listen is not None:
             trap_host, trap_port = await self.traps.start(*self.inventory.settings.trap_listen)
@@ -297,6 +304,8 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._checks, return_exceptions=True)
         await self.client.close()
+        if self.influx is not None:
+            await self.influx.stop()
         if self.traps is not None:
             self.traps.close()
         if self.pinger is not None:

@@ -51,3 +51,32 @@ def parse_ratio(value: Any) -> float:
     if not 0 < number <= 1:
         raise ValueError(f"a share must be above 0 and at most 1 (100%), not {text}")
     return number
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*")
+_SIZE_RULE = "use a number with a unit, e.g. '512MiB', '2GiB', '500MB', or a number of bytes"
+_UNIT_BYTES = {
+    None: 1,
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KiB": 1 << 10,
+    "MiB": 1 << 20,
+    "GiB": 1 << 30,
+    "TiB": 1 << 40,
+}
+
+
+def parse_size(value: Any) -> int:
+    """``"512MiB"``, ``"2GiB"``, ``"500MB"`` or a whole number of bytes -> bytes (> 0)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str) and (match := _SIZE.fullmatch(value)):
+        size = int(float(match.group(1)) * _UNIT_BYTES[match.group(2)])
+    else:
+        raise ValueError(f"invalid size {describe(value)}: {_SIZE_RULE}")
+    if size <= 0:
+        raise ValueError(f"a size must be greater than 0, got {describe(value)}: {_SIZE_RULE}")
+    return size
