@@ -29,6 +29,7 @@ from exporters.influx import InfluxExporter, InfluxStatsCollector
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
+from stadtnetz.own_metrics import counter_families
 from stadtnetz.reachability import Reachability
 from stadtnetz.scheduler import Scheduler
 from stadtnetz.state import State
@@ -49,18 +50,18 @@ class _ClientStatsCollector:
 
     def collect(self) -> Iterator[Metric]:
         stats = self.client.stats
-        for name, value, text in (
-            ("snmp_requests", stats.requests, "SNMP requests sent (first transmissions)."),
-            ("snmp_retransmissions", stats.retransmissions, "SNMP requests sent again after a timeout."),
-            ("snmp_responses", stats.responses, "SNMP responses matched to a request."),
-            ("snmp_timeouts", stats.timeouts, "SNMP requests that got no answer after all retries."),
-            ("snmp_malformed_packets", stats.malformed, "Datagrams that were not valid SNMP, dropped."),
-            ("snmp_unmatched_packets", stats.unmatched, "SNMP responses matching no outstanding request, dropped."),
-            ("snmp_too_big", stats.too_big, "tooBig answers that made the client split a request."),
-        ):
-            family = CounterMetricFamily(f"stadtnetz_{name}", text)
-            family.add_metric([], value)
-            yield family
+        yield from counter_families(
+            "stadtnetz_",
+            (
+                ("snmp_requests", stats.requests, "SNMP requests sent (first transmissions)."),
+                ("snmp_retransmissions", stats.retransmissions, "SNMP requests sent again after a timeout."),
+                ("snmp_responses", stats.responses, "SNMP responses matched to a request."),
+                ("snmp_timeouts", stats.timeouts, "SNMP requests that got no answer after all retries."),
+                ("snmp_malformed_packets", stats.malformed, "Datagrams that were not valid SNMP, dropped."),
+                ("snmp_unmatched_packets", stats.unmatched, "SNMP responses matching no outstanding request, dropped."),
+                ("snmp_too_big", stats.too_big, "tooBig answers that made the client split a request."),
+            ),
+        )
 
 
 class _MaintenanceCollector:
@@ -200,9 +201,7 @@ class Service:
         if self.history is not None:
             self.history.record_maintenance(current, self.clock.time())
         started, ended = len(current - self._in_maintenance), len(self._in_maintenance - current)
-        log.info(
-            "maintenance: %d devices entered a window, %d left one; %d now in one", started, ended, len(current)
-        )
+        log.info("maintenance: %d devices entered a window, %d left one; %d now in one", started, ended, len(current))
         self._in_maintenance = current
 
     async def _maintenance_loop(self) -> None:

@@ -110,11 +110,12 @@ from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from stadtnetz.clock import Clock
 from stadtnetz.labels import escape_label
 from stadtnetz.model import HistorySettings, MetricKind
+from stadtnetz.own_metrics import counter_families
 from stadtnetz.state import Layout, State
 from stadtnetz.topology import PROBLEM, DeviceStatus, Status
 
@@ -820,20 +821,20 @@ class HistoryCollector:
 
     def collect(self) -> Iterator[Metric]:
         stats = self.store.stats
-        for name, value, text in (
-            ("recorded_transitions", stats.recorded_transitions, "Status transitions handed to the history."),
-            ("recorded_samples", stats.recorded_samples, "Series samples handed to the history for rollups."),
-            ("written_transitions", stats.written_transitions, "Status transitions committed to the history file."),
-            ("written_rollups", stats.written_rollups, "Hourly series rollup rows committed."),
-            ("flushes", stats.flushes, "Batches committed to the history file."),
-            ("flush_errors", stats.flush_errors, "Batches that failed to commit (kept and retried)."),
-            ("flush_seconds", stats.flush_seconds, "Time spent writing batches."),
-            ("backpressure_waits", stats.backpressure_waits, "Times the service waited for the history writer."),
-            ("backpressure_seconds", stats.backpressure_seconds, "Time the service waited for the history writer."),
-        ):
-            family = CounterMetricFamily(f"stadtnetz_history_{name}", text)
-            family.add_metric([], value)
-            yield family
+        yield from counter_families(
+            "stadtnetz_history_",
+            (
+                ("recorded_transitions", stats.recorded_transitions, "Status transitions handed to the history."),
+                ("recorded_samples", stats.recorded_samples, "Series samples handed to the history for rollups."),
+                ("written_transitions", stats.written_transitions, "Status transitions committed to the history file."),
+                ("written_rollups", stats.written_rollups, "Hourly series rollup rows committed."),
+                ("flushes", stats.flushes, "Batches committed to the history file."),
+                ("flush_errors", stats.flush_errors, "Batches that failed to commit (kept and retried)."),
+                ("flush_seconds", stats.flush_seconds, "Time spent writing batches."),
+                ("backpressure_waits", stats.backpressure_waits, "Times the service waited for the history writer."),
+                ("backpressure_seconds", stats.backpressure_seconds, "Time the service waited for the history writer."),
+            ),
+        )
         pending = GaugeMetricFamily("stadtnetz_history_pending", "Recorded items not yet written to the history.")
         pending.add_metric([], stats.pending)
         yield pending
