@@ -809,6 +809,7 @@ def test_the_service_records_a_fibre_cut_in_its_history(tmp_path: Path) -> None:
                 20,
                 "the switch down and its subtree unreachable",
             )
+            time.sleep(2.0)  # two poll intervals more: the outage lasts seconds, not the moment of the verdict
             scenario(control, f"repair {switch}")
             service.wait_ready(lambda: {s for s, _ in statuses().values()} == {"up"}, 20, "every device up again")
         finally:
