@@ -545,6 +545,8 @@ class CentralSystem:
         self.stats.messages[message.action] = self.stats.messages.get(message.action, 0) + 1
         try:
             await self._route(session, message)
+        except ConnectionClosed:
+            return  # the answer could not be sent; the charger will send again
         except _BadValueError as error:
             await self._call_error(session, message, error, ErrorReason.BAD_VALUE)
         except Exception as error:

@@ -250,36 +250,32 @@ class SimulatedCharger:
             self._rebooting = False
 
     async def _session(self, ws: ClientConnection) -> None:
+        """One connection: the package's reader and this charger's work, until either ends."""
         cp = _Client(self.id, ws, response_timeout=self.response_timeout, logger=_MUTE)
+        self._cp = cp
         reader = asyncio.create_task(cp.start())
+        work = asyncio.create_task(self._work(cp))
         try:
-            self._cp = cp
-            await self._boot(cp)
-            for transaction_id, _connector, meter in self._cut_by_reboot:
-                await self._call(
-                    call.StopTransaction(
-                        meter_stop=int(meter),
-                        timestamp=self._now(),
-                        transaction_id=transaction_id,
-                        reason=Reason.reboot,
-                    )
-                )
-                self.stats.sessions_stopped += 1
-            self._cut_by_reboot.clear()
-            await self._all_statuses()
-            loops = [asyncio.create_task(self._heartbeats()), asyncio.create_task(self._activity())]
-            try:
-                await asyncio.wait([reader, *loops], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in loops:
-                    task.cancel()
-                await asyncio.gather(*loops, return_exceptions=True)
-                for task in loops:
-                    if task.done() and not task.cancelled() and task.exception() is not None:
-                        raise task.exception()  # type: ignore[misc]
+            await asyncio.wait([reader, work], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            for task in (reader, work):
+                task.cancel()
+            await asyncio.gather(reader, work, return_exceptions=True)
+        if work.done() and not work.cancelled() and work.exception() is not None:
+            # only the type: the ocpp package's messages quote whole frames (idTags among them)
+            self.stats.last_error = type(work.exception()).__name__
+
+    async def _work(self, cp: _Client) -> None:
+        await self._boot(cp)
+        for transaction_id, _connector, meter in self._cut_by_reboot:
+            stop = call.StopTransaction(
+                meter_stop=int(meter), timestamp=self._now(), transaction_id=transaction_id, reason=Reason.reboot
+            )
+            await self._call(stop)
+            self.stats.sessions_stopped += 1
+        self._cut_by_reboot.clear()
+        await self._all_statuses()
+        await asyncio.gather(self._heartbeats(), self._activity())
 
     async def _boot(self, cp: _Client) -> None:
         behaviour = self.behaviour
@@ -304,7 +300,10 @@ class SimulatedCharger:
         cp = self._cp
         if self._silent or cp is None:
             return None
-        return await cp.call(payload)
+        try:
+            return await cp.call(payload)
+        except (ConnectionClosed, TimeoutError):  # the connection went meanwhile: the message is lost
+            return None
 
     async def _heartbeats(self) -> None:
         while True:
