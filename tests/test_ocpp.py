@@ -1,0 +1,337 @@
+"""The OCPP 1.6J endpoint (collectors/ocpp.py) with simulated chargers (simulators/chargers.py).
+
+Real WebSocket traffic on 127.0.0.1, no mocks: simulated chargers are OCPP
+clients of the ``ocpp`` package; what a charger may not do is sent raw over a
+plain ``websockets`` client. The heartbeat interval is 1 s so that offline
+detection (3 x heartbeat without a message) takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from collectors.ocpp import CentralSystem, ErrorReason, OcppCollector, RefusedReason
+from simulators.chargers import ChargerBehaviour, SimulatedCharger
+from stadtnetz.secrets import Secret
+
+HOST = "127.0.0.1"
+BUSY = ChargerBehaviour(connectors=2, tick=0.1, start_probability=0.5, stop_probability=0.15, power_w=36_000.0)
+PASSWORD = "s3cr3t-Passw0rd-for-cp-7"
+
+
+@asynccontextmanager
+async def endpoint(ids: list[str], **options: object) -> AsyncIterator[tuple[CentralSystem, str]]:
+    central = CentralSystem(ids, heartbeat_interval=1, **options)  # type: ignore[arg-type]
+    host, port = await central.start(HOST, 0)
+    try:
+        yield central, f"ws://{host}:{port}/ocpp"
+    finally:
+        await central.close()
+
+
+@asynccontextmanager
+async def chargers(base: str, *specs: tuple[str, dict]) -> AsyncIterator[list[SimulatedCharger]]:
+    sims = [SimulatedCharger(cp_id, base, seed=7, **options) for cp_id, options in specs]
+    for sim in sims:
+        sim.start()
+    try:
+        yield sims
+    finally:
+        for sim in sims:
+            await sim.stop()
+
+
+async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        await asyncio.sleep(0.05)
+
+
+def metrics(central: CentralSystem) -> str:
+    registry = CollectorRegistry()
+    registry.register(OcppCollector(central))
+    return generate_latest(registry).decode()
+
+
+def check_promtool(text: str) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def raw_call(ws: object, frame: str) -> list:
+    await ws.send(frame)  # type: ignore[attr-defined]
+    return json.loads(await asyncio.wait_for(ws.recv(), 5))  # type: ignore[attr-defined]
+
+
+def test_chargers_report_connectors_energy_and_sessions(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> tuple[str, list[str]]:
+        async with (
+            endpoint(["cp-001", "cp-002"]) as (central, base),
+            chargers(base, ("cp-001", {"behaviour": BUSY}), ("cp-002", {"behaviour": BUSY})) as sims,
+        ):
+            for sim in sims:
+                await sim.wait_booted()
+                assert sim.heartbeat_interval == 1.0  # as the central system answered
+            await eventually(lambda: all(c.energy_wh > 0 for c in central.snapshot().values()), "energy")
+            first = central.snapshot()["cp-001"].energy_wh
+            await eventually(lambda: central.snapshot()["cp-001"].energy_wh > first, "energy growing")
+            await eventually(
+                lambda: all(s.stats.sessions_stopped >= 1 for s in sims), "a session started and stopped on each"
+            )
+            for sim in sims:
+                await sim.go_silent()  # freeze the counts to compare them
+            await asyncio.sleep(0.3)
+            snapshot = central.snapshot()
+            for sim in sims:
+                charger = snapshot[sim.id]
+                assert charger.connected and charger.online and charger.boots == 1
+                assert charger.vendor == "Musterwerk"
+                assert [c.connector for c in charger.connectors] == [0, 1, 2]
+                assert charger.sessions_started == sim.stats.sessions_started >= 1
+                assert charger.sessions_stopped == sim.stats.sessions_stopped >= 1
+                registers = sum(int(c.register_wh * 10) / 10 for c in sim.connectors.values())
+                assert charger.energy_wh == pytest.approx(registers, abs=2.0)
+                assert charger.meter_resets == 0
+            text = metrics(central)
+            tags = [tag for sim in sims for tag in sim.stats.id_tags]
+            assert central.stats.messages["StartTransaction"] == sum(s.stats.sessions_started for s in sims)
+            return text, tags
+
+    text, tags = asyncio.run(scenario())
+    assert 'stadtnetz_charger_connected{charger="cp-001"} 1.0' in text
+    assert 'stadtnetz_charger_online{charger="cp-002"} 1.0' in text
+    assert 'stadtnetz_charger_connector_status{charger="cp-001",connector="0",status="Available"} 1.0' in text
+    assert 'stadtnetz_charger_sessions_total{charger="cp-001",event="started"}' in text
+    assert "stadtnetz_charger_energy_joules_total" in text
+    check_promtool(text)
+    # personal data: no idTag in the metrics or anywhere in the log
+    assert tags
+    for tag in tags:
+        assert tag not in text
+        assert tag not in caplog.text
+
+
+def test_unknown_id_and_missing_subprotocol_are_refused_and_counted() -> None:
+    async def scenario() -> None:
+        async with endpoint(["cp-001"]) as (central, base):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"{base}/cp-999", subprotocols=["ocpp1.6"]):
+                    pass
+            assert refused.value.response.status_code == 404
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"{base}/", subprotocols=["ocpp1.6"]):
+                    pass
+            assert refused.value.response.status_code == 404
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"{base}/cp-001"):  # no ocpp1.6 offered
+                    pass
+            assert refused.value.response.status_code == 400
+            assert central.stats.refused[RefusedReason.UNKNOWN_CHARGER] == 2
+            assert central.stats.refused[RefusedReason.NO_SUBPROTOCOL] == 1
+            assert not central.snapshot()["cp-001"].connected
+            text = metrics(central)
+            assert 'stadtnetz_ocpp_connections_refused_total{reason="unknown_charger"} 2.0' in text
+            assert "cp-999" not in text  # refused ids do not become series
+
+    asyncio.run(scenario())
+
+
+def test_basic_auth_per_charger(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> None:
+        async with (
+            endpoint(["cp-007", "cp-008"], passwords={"cp-007": Secret(PASSWORD)}) as (central, base),
+            chargers(base, ("cp-007", {"password": PASSWORD}), ("cp-008", {})) as (good, open_one),
+        ):
+            await good.wait_booted()
+            await open_one.wait_booted()  # no password configured for it: none asked
+            with pytest.raises(InvalidStatus) as refused:
+                token = base64.b64encode(b"cp-007:wrong-password").decode()
+                async with connect(
+                    f"{base}/cp-007", subprotocols=["ocpp1.6"], additional_headers={"Authorization": f"Basic {token}"}
+                ):
+                    pass
+            assert refused.value.response.status_code == 401
+            with pytest.raises(InvalidStatus) as refused:
+                token = base64.b64encode(f"cp-008:{PASSWORD}".encode()).decode()  # another charger's name
+                async with connect(
+                    f"{base}/cp-007", subprotocols=["ocpp1.6"], additional_headers={"Authorization": f"Basic {token}"}
+                ):
+                    pass
+            assert refused.value.response.status_code == 401
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"{base}/cp-007", subprotocols=["ocpp1.6"]):
+                    pass
+            assert refused.value.response.status_code == 401
+            assert central.stats.refused[RefusedReason.BAD_CREDENTIALS] == 2
+            assert central.stats.refused[RefusedReason.MISSING_CREDENTIALS] == 1
+            # a simulated charger with the wrong password never gets in
+            async with chargers(base, ("cp-007", {"password": "nope"})) as (bad,):
+                await eventually(lambda: bad.stats.connect_failures >= 1, "refused simulated charger")
+                assert not bad.booted.is_set()
+            assert central.snapshot()["cp-007"].boots == 1
+            assert 'reason="bad_credentials"} 3.0' in metrics(central)
+
+    asyncio.run(scenario())
+    assert PASSWORD not in caplog.text
+    assert "wrong-password" not in caplog.text
+
+
+def test_bad_messages_get_callerror_and_the_endpoint_keeps_serving(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    personal = "CARD-0123456789-ABCDEFG"  # too long for an idTag (20): a schema violation that quotes it
+
+    async def scenario() -> None:
+        async with (
+            endpoint(["cp-001", "cp-002"]) as (central, base),
+            chargers(base, ("cp-002", {"behaviour": BUSY})) as (other,),
+        ):
+            await other.wait_booted()
+            async with connect(f"{base}/cp-001", subprotocols=["ocpp1.6"]) as ws:
+                answer = await raw_call(ws, '[2, "u1", "BootNotification", {"chargePointVendor": 7}]')
+                assert answer[:3] == [4, "u1", "TypeConstraintViolation"]
+                answer = await raw_call(ws, '[2, "u2", "BootNotification", {"chargePointVendor": "x"}]')
+                assert answer[:3] == [4, "u2", "ProtocolError"]  # chargePointModel is required
+                start = {"connectorId": 1, "idTag": personal, "meterStart": 0, "timestamp": "2026-11-22T08:00:00Z"}
+                answer = await raw_call(ws, json.dumps([2, "u3", "StartTransaction", start]))
+                assert answer[:3] == [4, "u3", "TypeConstraintViolation"]
+                assert personal not in json.dumps(answer)
+                answer = await raw_call(ws, "{this is not json")
+                assert answer[0] == 4 and answer[2] == "FormatViolation"
+                answer = await raw_call(ws, '{"not": "a list"}')
+                assert answer[0] == 4 and answer[2] == "ProtocolError"
+                answer = await raw_call(ws, '[2, "u4", "Reset", {"type": "Soft"}]')  # a central system's call
+                assert answer[:3] == [4, "u4", "NotImplemented"]
+                answer = await raw_call(
+                    ws,
+                    '[2, "u5", "StatusNotification", '
+                    '{"connectorId": 999, "errorCode": "NoError", "status": "Available"}]',
+                )
+                assert answer[:3] == [4, "u5", "PropertyConstraintViolation"]
+                # the same connection still works
+                answer = await raw_call(ws, '[2, "u6", "Heartbeat", {}]')
+                assert answer[:2] == [3, "u6"] and "currentTime" in answer[2]
+                start["idTag"] = "SHORT-TAG-1"
+                answer = await raw_call(ws, json.dumps([2, "u7", "StartTransaction", start]))
+                assert answer[0] == 3 and answer[2]["idTagInfo"] == {"status": "Accepted"}
+            errors = central.stats.errors
+            assert errors[ErrorReason.SCHEMA] == 3
+            assert errors[ErrorReason.INVALID_JSON] == 1
+            assert errors[ErrorReason.PROTOCOL] == 1
+            assert errors[ErrorReason.NOT_IMPLEMENTED] == 1
+            assert errors[ErrorReason.BAD_VALUE] == 1
+            assert central.snapshot()["cp-001"].sessions_started == 1
+            # and the other charger was served all along
+            before = central.stats.messages["Heartbeat"]
+            await eventually(lambda: central.stats.messages["Heartbeat"] > before, "another heartbeat")
+            assert central.snapshot()["cp-002"].online
+            text = metrics(central)
+            assert 'stadtnetz_ocpp_errors_total{reason="schema"} 3.0' in text
+            assert personal not in text and "SHORT-TAG-1" not in text
+
+    asyncio.run(scenario())
+    assert personal not in caplog.text and "SHORT-TAG-1" not in caplog.text
+
+
+def test_energy_register_reset_keeps_the_total_growing() -> None:
+    def meter(unique_id: str, wh: str, unit: str = "Wh") -> str:
+        sample = {"value": wh, "measurand": "Energy.Active.Import.Register", "unit": unit}
+        payload = {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-22T08:00:00Z", "sampledValue": [sample]}]}
+        return json.dumps([2, unique_id, "MeterValues", payload])
+
+    async def scenario() -> None:
+        async with endpoint(["cp-001"]) as (central, base), connect(f"{base}/cp-001", subprotocols=["ocpp1.6"]) as ws:
+            for unique_id, value, unit in (("a", "1000", "Wh"), ("b", "1.5", "kWh"), ("c", "200", "Wh")):
+                assert (await raw_call(ws, meter(unique_id, value, unit)))[0] == 3
+            charger = central.snapshot()["cp-001"]
+            assert charger.energy_wh == 1700.0  # 1500 before the reset, 200 since
+            assert charger.meter_resets == 1
+            assert (await raw_call(ws, meter("d", "-5")))[2] == "PropertyConstraintViolation"
+            assert 'stadtnetz_charger_energy_joules_total{charger="cp-001"} 6.12e+06' in metrics(central)
+
+    asyncio.run(scenario())
+
+
+def test_silent_charger_goes_offline_after_three_heartbeats() -> None:
+    async def scenario() -> None:
+        async with (
+            endpoint(["cp-001", "cp-002", "cp-003"]) as (central, base),
+            chargers(base, ("cp-001", {}), ("cp-002", {}), ("cp-003", {})) as (quiet, talking, dropped),
+        ):
+            for sim in (quiet, talking, dropped):
+                await sim.wait_booted()
+            await quiet.go_silent()  # keeps the socket open
+            await dropped.go_silent(drop_connection=True)
+            silent_since = time.monotonic()
+            await eventually(lambda: not central.snapshot()["cp-003"].connected, "dropped socket seen", 2)
+            assert central.snapshot()["cp-003"].online  # a closed socket alone does not make it offline
+            await eventually(lambda: not central.snapshot()["cp-001"].online, "silent charger offline", 5)
+            assert time.monotonic() - silent_since > 2.5  # k x heartbeat = 3 s after its last message
+            snapshot = central.snapshot()
+            assert snapshot["cp-001"].connected  # still connected, yet offline
+            assert not snapshot["cp-003"].online
+            assert snapshot["cp-002"].online  # heartbeats kept it online
+            text = metrics(central)
+            assert 'stadtnetz_charger_online{charger="cp-001"} 0.0' in text
+            assert 'stadtnetz_charger_connected{charger="cp-001"} 1.0' in text
+            assert 'stadtnetz_charger_online{charger="cp-002"} 1.0' in text
+            await quiet.resume()
+            await dropped.resume()
+            await eventually(lambda: central.snapshot()["cp-001"].online, "resumed charger online", 3)
+            await eventually(lambda: central.snapshot()["cp-003"].boots == 2, "dropped charger back, booted", 5)
+            assert central.snapshot()["cp-003"].online
+
+    asyncio.run(scenario())
+
+
+def test_faulted_connector_and_reboot() -> None:
+    async def scenario() -> None:
+        async with endpoint(["cp-001"]) as (central, base), chargers(base, ("cp-001", {})) as (sim,):
+            await sim.wait_booted()
+            await sim.fault(2, "GroundFailure", vendor_error_code="E-GF-17")
+            connector = central.snapshot()["cp-001"].connector(2)
+            assert connector is not None
+            assert (connector.status, connector.error_code, connector.vendor_error_code) == (
+                "Faulted",
+                "GroundFailure",
+                "E-GF-17",
+            )
+            text = metrics(central)
+            assert 'stadtnetz_charger_connector_status{charger="cp-001",connector="2",status="Faulted"} 1.0' in text
+            assert (
+                'stadtnetz_charger_connector_error{charger="cp-001",connector="2",error_code="GroundFailure"} 1.0'
+                in text
+            )
+            assert text.count('stadtnetz_charger_connector_status{charger="cp-001",connector="2"') == 1  # enum style
+            check_promtool(text)
+            await sim.reboot()
+            await eventually(lambda: central.snapshot()["cp-001"].boots == 2, "second boot")
+            await eventually(
+                lambda: central.snapshot()["cp-001"].connector(2).status == "Available",  # type: ignore[union-attr]
+                "connector available after the reboot",
+            )
+            assert central.snapshot()["cp-001"].connector(2).error_code == "NoError"  # type: ignore[union-attr]
+            assert central.snapshot()["cp-001"].connected
+
+    asyncio.run(scenario())
