@@ -70,8 +70,7 @@ def metrics(central: CentralSystem) -> str:
 
 def check_promtool(text: str) -> None:
     promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian package prometheus)")
+    assert promtool is not None, "promtool is missing: scripts/install-test-deps.sh installs it (Debian: prometheus)"
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
 
