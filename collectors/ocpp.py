@@ -73,8 +73,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from collectors.traps import _LogLimiter
 from stadtnetz.clock import Clock, SystemClock
+from stadtnetz.log_limit import LogLimiter
+from stadtnetz.own_metrics import labelled_counter
 from stadtnetz.secrets import Secret
 
 log = logging.getLogger("stadtnetz.ocpp")
@@ -376,7 +377,7 @@ class CentralSystem:
         self.offline_after = float(offline_after)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.stats = OcppStats()
-        self._limiter = _LogLimiter(self.clock, LOG_INTERVAL)
+        self._limiter = LogLimiter(self.clock, LOG_INTERVAL)
         self._sessions: dict[str, ServerConnection] = {}
         self._transaction_id = 0
         self._server: Server | None = None
@@ -684,28 +685,21 @@ class OcppCollector:
             boots.add_metric([cp_id], charger.boots)
         yield from (connected, online, last, status, error, energy, sessions, boots)
         stats = central.stats
-        refused = CounterMetricFamily(
+        yield labelled_counter(
             "stadtnetz_ocpp_connections_refused",
             "OCPP WebSocket handshakes refused, by reason.",
-            labels=["reason"],
+            "reason",
+            ((reason.value, stats.refused[reason]) for reason in RefusedReason),
         )
-        for reason in RefusedReason:
-            refused.add_metric([reason.value], stats.refused[reason])
-        yield refused
-        messages = CounterMetricFamily(
-            "stadtnetz_ocpp_messages", "Valid OCPP CALLs handled, by action.", labels=["action"]
+        yield labelled_counter(
+            "stadtnetz_ocpp_messages", "Valid OCPP CALLs handled, by action.", "action", sorted(stats.messages.items())
         )
-        for action, count in sorted(stats.messages.items()):
-            messages.add_metric([action], count)
-        yield messages
-        errors = CounterMetricFamily(
+        yield labelled_counter(
             "stadtnetz_ocpp_errors",
             "OCPP frames answered with a CALLERROR (or dropped), by reason.",
-            labels=["reason"],
+            "reason",
+            ((reason.value, stats.errors[reason]) for reason in ErrorReason),
         )
-        for reason in ErrorReason:
-            errors.add_metric([reason.value], stats.errors[reason])
-        yield errors
         accepted = CounterMetricFamily("stadtnetz_ocpp_connections", "OCPP WebSocket connections accepted.")
         accepted.add_metric([], stats.connections)
         yield accepted

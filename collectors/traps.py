@@ -58,7 +58,9 @@ from collectors.snmp.codec import (
 from collectors.snmp.types import Oid, VarBind
 from collectors.traps_v3 import V3TrapDecoder, is_v3
 from stadtnetz.clock import Clock, SystemClock
+from stadtnetz.log_limit import LogLimiter
 from stadtnetz.model import Device, V3User
+from stadtnetz.own_metrics import labelled_counter
 
 log = logging.getLogger("stadtnetz.traps")
 
@@ -146,49 +148,23 @@ class TrapStatsCollector:
 
     def collect(self) -> Iterator[Metric]:
         stats = self.stats
-        received = CounterMetricFamily(
-            "stadtnetz_traps_received", "SNMP traps and informs accepted from known devices, by kind.", labels=["trap"]
+        yield labelled_counter(
+            "stadtnetz_traps_received",
+            "SNMP traps and informs accepted from known devices, by kind.",
+            "trap",
+            ((kind.value, stats.received[kind]) for kind in TrapKind),
         )
-        for kind in TrapKind:
-            received.add_metric([kind.value], stats.received[kind])
-        yield received
-        dropped = CounterMetricFamily(
+        yield labelled_counter(
             "stadtnetz_trap_packets_dropped",
             "Datagrams on the trap port that were dropped, by reason.",
-            labels=["reason"],
+            "reason",
+            ((reason.value, stats.dropped[reason]) for reason in DropReason),
         )
-        for reason in DropReason:
-            dropped.add_metric([reason.value], stats.dropped[reason])
-        yield dropped
         errors = CounterMetricFamily(
             "stadtnetz_trap_callback_errors", "Accepted traps whose handler raised an exception."
         )
         errors.add_metric([], stats.callback_errors)
         yield errors
-
-
-class _LogLimiter:
-    """At most one log line per key and interval; counts what it held back."""
-
-    __slots__ = ("_clock", "_held", "_interval", "_last")
-
-    def __init__(self, clock: Clock, interval: float) -> None:
-        self._clock = clock
-        self._interval = interval
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def due(self, key: str) -> int:
-        """0 if a line about ``key`` must wait; else the number of occurrences it reports (this one included)."""
-        count = self._held.get(key, 0) + 1
-        now = self._clock.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self._interval:
-            self._held[key] = count
-            return 0
-        self._last[key] = now
-        self._held[key] = 0
-        return count
 
 
 def _address_key(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -262,7 +238,7 @@ class TrapReceiver:
         self._on_trap = on_trap
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._receive_buffer = receive_buffer
-        self._limiter = _LogLimiter(self._clock, LOG_INTERVAL)
+        self._limiter = LogLimiter(self._clock, LOG_INTERVAL)
         self._transport: asyncio.DatagramTransport | None = None
         # several devices may share an address (one agent per port): the community tells them apart
         self._by_address: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, list[Device]] = {}

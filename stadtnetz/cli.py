@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stadtnetz import __version__
-from stadtnetz.terminal import EXIT_CONFIG, EXIT_RUNTIME, console, out
+from stadtnetz.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 
 if TYPE_CHECKING:
     from collectors.snmp.profiles import ProfileLibrary
@@ -336,14 +336,7 @@ async def _simulate(
 
 
 @main.command()
-@click.option(
-    "--config",
-    "-c",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The YAML configuration to check (e.g. config/example-city.yaml).",
-)
+@config_option("The YAML configuration to check (e.g. config/example-city.yaml).")
 def check(config_path: Path) -> None:
     """Check a configuration: every problem as FILE:LINE: field: message, or a summary of the inventory.
 
@@ -355,14 +348,7 @@ def check(config_path: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "-c",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The YAML configuration (see config/example-city.yaml).",
-)
+@config_option("The YAML configuration (see config/example-city.yaml).")
 @click.option(
     "--shard",
     default=None,
@@ -526,14 +512,7 @@ def demo(
 
 
 @main.command()
-@click.option(
-    "--config",
-    "-c",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The YAML configuration the device is in.",
-)
+@config_option("The YAML configuration the device is in.")
 @click.option(
     "--rate",
     "gap",

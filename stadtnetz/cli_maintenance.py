@@ -14,17 +14,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from stadtnetz.terminal import EXIT_RUNTIME, console, out
+from stadtnetz.terminal import EXIT_RUNTIME, config_option, console, out
 from stadtnetz.units import parse_duration
 
-_CONFIG = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The YAML configuration whose maintenance windows to use.",
-)
+_CONFIG = config_option("The YAML configuration whose maintenance windows to use.")
 
 
 def _horizon(_ctx: click.Context, _param: click.Parameter, value: str) -> dt.timedelta:

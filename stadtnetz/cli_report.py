@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from stadtnetz.terminal import EXIT_CONFIG, EXIT_RUNTIME, console, out
+from stadtnetz.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 from stadtnetz.units import parse_duration
 
 if TYPE_CHECKING:
@@ -107,14 +107,7 @@ def report() -> None:
 
 
 @report.command(name="availability")
-@click.option(
-    "--config",
-    "-c",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The YAML configuration: its history.path, devices and groups.",
-)
+@config_option("The YAML configuration: its history.path, devices and groups.")
 @click.option(
     "--period",
     default="30d",

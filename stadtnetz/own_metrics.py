@@ -1,7 +1,7 @@
 """The process's own counters as Prometheus families: one helper every part's collector uses.
 
-Owns the step from ``(name, value, help)`` rows to ``CounterMetricFamily``
-objects for prometheus_client custom collectors (the SNMP client's stats, the
+Owns the step from ``(name, value, help)`` rows, or one label's counts, to
+``CounterMetricFamily`` objects for prometheus_client custom collectors (the SNMP client's stats, the
 history writer's, ...), so they all name and describe their counters alike.
 """
 
@@ -10,6 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import CounterMetricFamily
+
+
+def labelled_counter(name: str, text: str, label: str, counts: Iterable[tuple[str, float]]) -> CounterMetricFamily:
+    """One counter family with one label: a series per ``(label value, count)``, zeros included."""
+    family = CounterMetricFamily(name, text, labels=[label])
+    for value, count in counts:
+        family.add_metric([value], count)
+    return family
 
 
 def counter_families(prefix: str, rows: Iterable[tuple[str, float, str]]) -> Iterator[CounterMetricFamily]:
