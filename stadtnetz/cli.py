@@ -53,7 +53,7 @@ def _load(config_path: Path) -> tuple[Inventory, ProfileLibrary]:
     except (ConfigError, ProfileError) as exc:
         for issue in getattr(exc, "issues", [exc]):
             console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        console.print(f"{config_path}: not started, fix the problems above", markup=False, highlight=False)
+        console.print(f"{config_path}: not used, fix the problems above", markup=False, highlight=False)
         sys.exit(EXIT_CONFIG)
     for warning in inventory.warnings:
         console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
