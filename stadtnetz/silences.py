@@ -46,14 +46,14 @@ class PlannedSilence:
     reason: str
 
     @property
-    def comment(self) -> str:
-        """Identifies the silence on later runs: window, label and opening; then the reason for people."""
-        text = f"stadtnetz maintenance {self.window} [{self.label}] {_iso(self.opens)}"
-        return f"{text}: {self.reason}" if self.reason else text
+    def key(self) -> str:
+        """Identifies the silence on later runs: window, label and opening."""
+        return f"stadtnetz maintenance {self.window} [{self.label}] {_iso(self.opens)}"
 
     @property
-    def key(self) -> str:
-        return self.comment.split(": ", 1)[0] if ": " in self.comment else self.comment
+    def comment(self) -> str:
+        """The key, then the reason for people."""
+        return f"{self.key}: {self.reason}" if self.reason else self.key
 
     def matchers(self) -> list[dict[str, Any]]:
         pattern = "|".join(re.escape(device) for device in self.devices)
