@@ -156,6 +156,49 @@ class InfluxSettings:
         return f"InfluxSettings(url={self.url!r}, org={self.org!r}, bucket={self.bucket!r}, token=***)"
 
 
+@dataclass(frozen=True, slots=True)
+class Charger:
+    """One EV charging point of the inventory: it dials in to the OCPP endpoint (collectors/ocpp.py).
+
+    ``device`` names its modem or router among the inventory's devices, if that is
+    monitored: the charger then takes its site and district, and its place in the
+    topology (a charger that falls silent while its modem is down is *unreachable*,
+    root cause the modem's). ``kind`` and ``group`` make maintenance windows match
+    chargers as they match devices.
+    """
+
+    id: str  # the charge point id, the last segment of the URL path it connects to
+    device: str | None = None
+    site: str = ""
+    district: str = ""
+    connectors: int | None = None  # the connectors it has; None: those it reports
+    password: Secret | None = None  # OCPP security profile 1 (HTTP Basic); None: none asked
+    tags: tuple[str, ...] = ()
+    kind: str = "charger"
+    group: str | None = None
+
+    def __repr__(self) -> str:
+        password = "***" if self.password is not None else "None"
+        return f"Charger(id={self.id!r}, device={self.device!r}, site={self.site!r}, password={password})"
+
+
+@dataclass(frozen=True, slots=True)
+class OcppSettings:
+    """The OCPP 1.6J central-system endpoint chargers connect to, and what makes a charger available."""
+
+    listen: tuple[str, int] = ("127.0.0.1", 9000)  # chargers connect to ws(s)://HOST:PORT/<any path>/<charger id>
+    heartbeat_interval: float = 300.0  # told to chargers in the BootNotification reply
+    offline_after: float = 3.0  # offline after this many heartbeat intervals without any message
+    tls_certificate: Path | None = None  # security profile 2 (wss): PEM certificate chain and key
+    tls_key: Path | None = None
+    availability_target: float = 0.97  # per connector over availability_window; alerts and reports mark below
+    availability_window: float = 30 * DAY
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_certificate is not None
+
+
 @dataclass(slots=True)
 class Inventory:
     """Everything the service needs to know about the city network to poll it."""
@@ -168,6 +211,8 @@ class Inventory:
     maintenance: list[MaintenanceWindow] = field(default_factory=list)  # planned work, see stadtnetz.maintenance
     history: HistorySettings = field(default_factory=HistorySettings)  # the embedded history, off by default
     influx: InfluxSettings | None = None  # write every device's points to InfluxDB (exporters.influx)
+    ocpp: OcppSettings | None = None  # the OCPP endpoint for chargers; None: not started
+    chargers: list[Charger] = field(default_factory=list)  # EV charging points (OCPP), not polled
 
     def by_id(self) -> dict[str, Device]:
         return {device.id: device for device in self.devices}
