@@ -126,6 +126,8 @@ class HistorySettings:
     @property
     def enabled(self) -> bool:
         return self.path is not None
+
+
 @dataclass(frozen=True, slots=True)
 class InfluxSpool:
     """Where the InfluxDB exporter keeps points until the server has acknowledged them (exporters/spool.py)."""
