@@ -38,8 +38,9 @@ objects; :class:`OcppCollector` exports everything to Prometheus at scrape
 time. Energy is exported in the base unit joules (1 Wh = 3600 J), as
 Prometheus' naming conventions ask.
 
-Not here: TLS (security profile 2), the service's configuration and wiring,
-calls from the central system to the charger (RemoteStart, Reset, ...).
+TLS (security profile 2) is the caller's :class:`ssl.SSLContext`
+(:func:`server_tls_context`). Not here: the service's configuration and
+wiring, calls from the central system to the charger (RemoteStart, Reset, ...).
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ import hmac
 import json
 import logging
 import math
+import ssl
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
@@ -188,6 +191,7 @@ class ConnectorSnapshot:
     status: str
     error_code: str
     vendor_error_code: str
+    since: float = 0.0  # wall time of the StatusNotification that said so
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +409,7 @@ class CentralSystem:
             online=self.online(charger),
             last_message=charger.last_message,
             connectors=tuple(
-                ConnectorSnapshot(number, c.status, c.error_code, c.vendor_error_code)
+                ConnectorSnapshot(number, c.status, c.error_code, c.vendor_error_code, c.since)
                 for number, c in sorted(charger.connectors.items())
             ),
             energy_wh=charger.energy_wh,
@@ -420,14 +424,19 @@ class CentralSystem:
 
     # ------------------------------------------------------------------ server
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen on ``host``:``port`` (0: any free port); return the address actually bound."""
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> tuple[str, int]:
+        """Listen on ``host``:``port`` (0: any free port); return the address actually bound.
+
+        With ``tls`` (a server context, see :func:`server_tls_context`) chargers connect
+        with ``wss://``: OCPP security profile 2, Basic auth over TLS.
+        """
         if self._server is not None:
             raise RuntimeError("OCPP endpoint already started")
         self._server = await serve(
             self._connection,
             host,
             port,
+            ssl=tls,
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
             process_request=self._handshake,
             max_size=MAX_MESSAGE_BYTES,
@@ -590,6 +599,15 @@ class CentralSystem:
             )
 
 
+def server_tls_context(certificate: Path, key: Path) -> ssl.SSLContext:
+    """A TLS server context for the endpoint (security profile 2): TLS 1.2 or newer, as OCPP 1.6's
+    security whitepaper asks; raises OSError/ssl.SSLError if the files are unusable."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificate, key)
+    return context
+
+
 def _charge_point_id(path: str) -> str | None:
     """The last segment of the request path, percent-decoded; None if there is none."""
     segment = urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1]
@@ -653,8 +671,8 @@ class OcppCollector:
         )
         error = GaugeMetricFamily(
             "stadtnetz_charger_connector_error",
-            "The connector's OCPP error code: one series with value 1, its error_code label the current one.",
-            labels=["charger", "connector", "error_code"],
+            "The connector's OCPP error code and the vendor's own (empty if none): one series with value 1.",
+            labels=["charger", "connector", "error_code", "vendor_error_code"],
         )
         energy = CounterMetricFamily(
             "stadtnetz_charger_energy_joules",
@@ -678,7 +696,7 @@ class OcppCollector:
             for number, connector in sorted(charger.connectors.items()):
                 if connector.status:
                     status.add_metric([cp_id, str(number), connector.status], 1)
-                    error.add_metric([cp_id, str(number), connector.error_code], 1)
+                    error.add_metric([cp_id, str(number), connector.error_code, connector.vendor_error_code], 1)
             energy.add_metric([cp_id], charger.energy_wh * JOULES_PER_WH)
             sessions.add_metric([cp_id, "started"], charger.sessions_started)
             sessions.add_metric([cp_id, "stopped"], charger.sessions_stopped)

@@ -21,9 +21,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from stadtnetz.model import Device
+
+class Matchable(Protocol):
+    """What a window matches on: a device of the inventory, or a charger (stadtnetz.model.Charger)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def district(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def group(self) -> str | None: ...
+
 
 DEFAULT_TIMEZONE = "Europe/Berlin"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -41,7 +58,7 @@ class DeviceMatch:
     tags: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
 
-    def matches(self, device: Device) -> bool:
+    def matches(self, device: Matchable) -> bool:
         return (
             (not self.devices or device.id in self.devices)
             and (not self.sites or device.site in self.sites)
@@ -111,7 +128,7 @@ class Maintenance:
     """The windows of a configuration over its devices: who is in maintenance right now."""
 
     windows: Sequence[MaintenanceWindow]
-    devices: Iterable[Device]
+    devices: Iterable[Matchable]
     covered: dict[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:

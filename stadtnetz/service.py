@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
+from collectors.ocpp import CentralSystem, OcppCollector, server_tls_context
 from collectors.ping import Pinger, PingPermissionError
 from collectors.ping_rounds import PingRounds
 from collectors.snmp.client import SnmpClient
@@ -26,6 +27,7 @@ from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
 from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
 from exporters.influx import InfluxExporter, InfluxStatsCollector
+from stadtnetz.chargers import ChargerBoard, ChargerBoardCollector, connector_key
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
@@ -33,7 +35,7 @@ from stadtnetz.own_metrics import counter_families
 from stadtnetz.reachability import Reachability
 from stadtnetz.scheduler import Scheduler
 from stadtnetz.state import State
-from stadtnetz.store import HistoryCollector, HistoryStore
+from stadtnetz.store import HistoryCollector, HistoryStore, availability_by_device, connect
 from stadtnetz.topology import PROBLEM, DeviceStatus, Topology
 from stadtnetz.trap_effects import apply_trap
 from stadtnetz.web import build_app
@@ -105,6 +107,9 @@ class _DeviceTrapsCollector:
 
 
 MAINTENANCE_CHECK_SECONDS = 1.0
+CHARGER_CHECK_SECONDS = 1.0  # how often the chargers' verdicts are refreshed
+CHARGER_AVAILABILITY_SECONDS = 300.0  # how often their availability over the window is read from the history
+HISTORY_CLOSE_GRACE = 120.0  # seconds after an hour's end before its rows are written (late evidence)
 
 
 @dataclass
@@ -182,6 +187,32 @@ class Service:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.history: HistoryStore | None = None  # the embedded history, when history.path is set
+        # EV chargers over OCPP, when the configuration has an ocpp section and chargers
+        self.central: CentralSystem | None = None
+        self.chargers: ChargerBoard | None = None
+        self.charger_maintenance = Maintenance(self.inventory.maintenance, self.inventory.chargers)
+        self.charger_availability: dict[str, float] = {}  # connector key -> ratio over the window
+        self.ocpp_url = ""
+        ocpp = self.inventory.ocpp
+        if ocpp is not None and self.inventory.chargers:
+            self.central = CentralSystem(
+                [c.id for c in self.inventory.chargers],
+                passwords={c.id: c.password for c in self.inventory.chargers if c.password is not None},
+                heartbeat_interval=ocpp.heartbeat_interval,
+                offline_after=ocpp.offline_after,
+                clock=self.clock,
+            )
+            board = self.reachability.board
+            self.chargers = ChargerBoard(
+                self.inventory.chargers,
+                self.central,
+                ocpp,
+                self.clock,
+                device_status=board.status.get,
+                on_change=self._record_connector_change,
+            )
+            self.registry.register(OcppCollector(self.central))
+            self.registry.register(ChargerBoardCollector(self.chargers, lambda: self.charger_availability))
 
     def health(self) -> tuple[bool, str]:
         if not self._tasks or any(t.done() for t in self._tasks):
@@ -191,18 +222,37 @@ class Service:
         return True, "polling"
 
     def mark_maintenance(self) -> None:
-        """Flag the devices inside an open maintenance window (and clear those whose window closed)."""
+        """Flag the devices (and chargers) inside an open maintenance window, clear those whose window closed."""
         now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
         current = self.maintenance.devices_in_maintenance(now)
-        if current == self._in_maintenance:
+        chargers = self._chargers_in_maintenance(now, current)
+        if current == self._in_maintenance and (self.chargers is None or chargers == self.chargers.in_maintenance):
             return
         for device_id in current ^ self._in_maintenance:
             self.state[device_id].maintenance = device_id in current
+        connectors: set[str] = set()
+        if self.chargers is not None:
+            self.chargers.in_maintenance = chargers
+            connectors = {
+                connector_key(c, n)
+                for c in chargers
+                if c in self.chargers.verdicts
+                for n in (v.connector for v in self.chargers.verdicts[c].connectors)
+            }
         if self.history is not None:
-            self.history.record_maintenance(current, self.clock.time())
+            self.history.record_maintenance(current | connectors, self.clock.time())
         started, ended = len(current - self._in_maintenance), len(self._in_maintenance - current)
         log.info("maintenance: %d devices entered a window, %d left one; %d now in one", started, ended, len(current))
         self._in_maintenance = current
+
+    def _chargers_in_maintenance(self, now: dt.datetime, devices: set[str]) -> frozenset[str]:
+        """Chargers a window matches themselves, and those whose modem is in maintenance."""
+        if self.chargers is None:
+            return frozenset()
+        matched = self.charger_maintenance.devices_in_maintenance(now)
+        return frozenset(
+            c.id for c in self.inventory.chargers if c.id in matched or (c.device is not None and c.device in devices)
+        )
 
     async def _maintenance_loop(self) -> None:
         while not self._stop.is_set():
@@ -286,7 +336,9 @@ class Service:
             log.info("receiving SNMP traps on %s:%d", trap_host, trap_port)
         if self.inventory.history.enabled:
             await self._start_history()
-        if self.inventory.maintenance:
+        if self.central is not None:
+            await self._start_ocpp()
+        if self.inventory.maintenance or self.chargers is not None:
             self.mark_maintenance()  # before the first scrape
             self._tasks.append(asyncio.create_task(self._maintenance_loop(), name="maintenance"))
         self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop), name="snmp-scheduler"))
@@ -303,6 +355,8 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._checks, return_exceptions=True)
         await self.client.close()
+        if self.central is not None:
+            await self.central.close()
         if self.influx is not None:
             await self.influx.stop()
         if self.traps is not None:
@@ -321,7 +375,10 @@ class Service:
         """Open the history file; record status changes (chained after reachability's), samples, maintenance."""
         settings = self.inventory.history
         assert settings.path is not None
-        self.history = await asyncio.to_thread(HistoryStore, settings.path, self.clock, settings)
+        grace = HISTORY_CLOSE_GRACE
+        if self.chargers is not None:  # a charger's silence is dated back to its last message: let it arrive
+            grace = max(grace, self.chargers.silence_limit + HISTORY_CLOSE_GRACE)
+        self.history = await asyncio.to_thread(HistoryStore, settings.path, self.clock, settings, close_grace=grace)
         self.history.start()
         self.registry.register(HistoryCollector(self.history))
         chained = self.reachability.board.on_change
@@ -350,3 +407,49 @@ class Service:
                 self.history.record_samples(self.state, self.clock.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval)
+
+    # --- EV chargers over OCPP (collectors.ocpp, stadtnetz.chargers) ---
+
+    async def _start_ocpp(self) -> None:
+        ocpp = self.inventory.ocpp
+        assert ocpp is not None and self.central is not None
+        tls = None
+        if ocpp.tls_certificate is not None and ocpp.tls_key is not None:
+            tls = server_tls_context(ocpp.tls_certificate, ocpp.tls_key)
+        host, port = await self.central.start(*ocpp.listen, tls=tls)
+        shown = f"[{host}]" if ":" in host else host
+        self.ocpp_url = f"{'wss' if tls else 'ws'}://{shown}:{port}/ocpp"
+        log.info("OCPP endpoint for %d chargers at %s/<charger id>", len(self.inventory.chargers), self.ocpp_url)
+        self._tasks.append(asyncio.create_task(self._charger_loop(), name="chargers"))
+
+    async def _charger_loop(self) -> None:
+        assert self.chargers is not None
+        next_availability = 0.0
+        while not self._stop.is_set():
+            self.chargers.refresh()
+            if self.history is not None and self.clock.monotonic() >= next_availability:
+                next_availability = self.clock.monotonic() + CHARGER_AVAILABILITY_SECONDS
+                try:
+                    self.charger_availability = await asyncio.to_thread(self._read_charger_availability)
+                except Exception:
+                    log.warning("could not read the chargers' availability from the history", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), CHARGER_CHECK_SECONDS)
+
+    def _read_charger_availability(self) -> dict[str, float]:
+        """Each known connector's NEVI-style availability over the trailing window (whole hours written)."""
+        assert self.chargers is not None and self.inventory.ocpp is not None and self.inventory.history.path
+        keys = [
+            connector_key(c, v.connector) for c, verdict in self.chargers.verdicts.items() for v in verdict.connectors
+        ]
+        now = self.clock.time()
+        db = connect(self.inventory.history.path, create=False)
+        try:
+            found = availability_by_device(db, keys, now - self.inventory.ocpp.availability_window, now)
+        finally:
+            db.close()
+        return {key: ratio for key, value in found.items() if (ratio := value.nevi_ratio) is not None}
+
+    def _record_connector_change(self, key: str, old: DeviceStatus, new: DeviceStatus, at: float, cause: str) -> None:
+        if self.history is not None:
+            self.history.record_transition(key, old, new, at, cause)

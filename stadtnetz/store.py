@@ -863,6 +863,14 @@ class Availability:
         return min(1.0, self.available_seconds / counted) if counted > 0 else None
 
     @property
+    def nevi_ratio(self) -> float | None:
+        """(observed - (outage - outage in maintenance)) / observed, the US NEVI rule (23 CFR 680.116) for
+        charging ports: time in maintenance counts as available; None when nothing was observed."""
+        if self.observed_seconds <= 0:
+            return None
+        return min(1.0, (self.available_seconds + self.maintenance_seconds) / self.observed_seconds)
+
+    @property
     def downtime_seconds(self) -> float:
         """Observed time outside maintenance in which the device was down or unreachable."""
         return max(0.0, self.counted_seconds - self.available_seconds)

@@ -319,8 +319,8 @@ def test_faulted_connector_and_reboot() -> None:
             text = metrics(central)
             assert 'stadtnetz_charger_connector_status{charger="cp-001",connector="2",status="Faulted"} 1.0' in text
             assert (
-                'stadtnetz_charger_connector_error{charger="cp-001",connector="2",error_code="GroundFailure"} 1.0'
-                in text
+                'stadtnetz_charger_connector_error{charger="cp-001",connector="2",error_code="GroundFailure",'
+                'vendor_error_code="E-GF-17"} 1.0' in text
             )
             assert text.count('stadtnetz_charger_connector_status{charger="cp-001",connector="2"') == 1  # enum style
             check_promtool(text)
