@@ -148,7 +148,9 @@ class ChargerBoard:
         for number in sorted(numbers):
             reported = snapshot.connector(number)
             ocpp_status = reported.status if reported is not None else ""
-            since = reported.since if reported is not None else None
+            # when what decides its verdict was reported: its own status or the whole charger's, the later
+            reports = [c.since for c in (reported, whole) if c is not None]
+            since = max(reports) if reports else None
             if status is ChargerStatus.UNREACHABLE:
                 verdict = (OpenDataClass.OUT_OF_SERVICE, DeviceStatus(Status.UNREACHABLE, root_cause), "unreachable")
             elif status is ChargerStatus.OFFLINE:

@@ -109,6 +109,20 @@ def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if inventory.ocpp is not None:
+        ocpp = inventory.ocpp
+        host, port = ocpp.listen
+        shown = f"[{host}]" if ":" in host else host
+        with_password = sum(charger.password is not None for charger in inventory.chargers)
+        console.print(
+            f"OCPP: {len(inventory.chargers)} chargers connect to {'wss' if ocpp.tls else 'ws'}://{shown}:{port}/ "
+            f"({with_password} with a password); heartbeat {format_duration(ocpp.heartbeat_interval)}, offline after "
+            f"{ocpp.offline_after:g} heartbeats without a message; availability target {ocpp.availability_target:.1%} "
+            f"over {format_duration(ocpp.availability_window)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(_counts_table("Devices per kind", "kind", Counter(device.kind for device in devices)))
     console.print(_counts_table("Devices per group", "group", Counter(device.group or NO_GROUP for device in devices)))
     console.print(

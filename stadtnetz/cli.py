@@ -591,7 +591,9 @@ def scenario(url: str, command: tuple[str, ...]) -> None:
 def _register_subcommands() -> None:
     from stadtnetz.cli_maintenance import maintenance
     from stadtnetz.cli_report import report
+    from stadtnetz.cli_report_chargers import chargers_report
 
+    report.add_command(chargers_report)
     main.add_command(maintenance)
     main.add_command(report)
 

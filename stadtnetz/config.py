@@ -103,6 +103,23 @@ least one device)::
         max_bytes: 1GiB               # 512MiB, 2GB, or bytes (>= 1MiB); when full the OLDEST points are dropped
         fsync: interval               # always (every append), interval (every fsync_interval), never
         fsync_interval: 1s
+    ocpp:                             # the OCPP 1.6J endpoint EV chargers dial in to (collectors.ocpp); in one file
+      listen: 127.0.0.1:9000          # chargers connect to ws://HOST:PORT/<any path>/<charger id>
+      heartbeat_interval: 5m          # told to chargers at boot (whole seconds)
+      offline_after: 3                # silent for this many heartbeat intervals: offline (> 1)
+      password: ${STADTNETZ_OCPP_PASSWORD}  # security profile 1 (HTTP Basic) for every charger without its own
+      tls:                            # security profile 2 (wss://); both PEM files, relative to this file
+        certificate: tls/ocpp.crt
+        key: tls/ocpp.key
+      availability_target: 97%        # per connector over the window (alerts and `report chargers` mark below)
+      availability_window: 30d        # of the stadtnetz_charger_connector_availability_ratio metric
+    chargers:                         # the charge points; only these ids are accepted
+      - id: cp-001                    # the charge point id (device id rule), the last segment of its URL
+        device: charger-001           # optional: its modem/router among the devices (site, district, topology)
+        site: Parkhaus Altstadt       # optional; default the modem's; also district
+        connectors: 2                 # optional: the connectors it has (else those it reports)
+        password: file:secrets/cp-001 # optional: its own Basic-auth password (a reference, as communities)
+        tags: [dc]                    # optional, for maintenance windows (as group:)
 
 Names of groups, credential sets, profiles and tags follow the device id rule.
 CSV columns: ``id,kind,address`` required; ``site,district,lat,lon,upstream,
@@ -125,6 +142,7 @@ import difflib
 import logging
 import os
 import re
+import ssl
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -144,6 +162,7 @@ from pydantic import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from collectors.ocpp import MAX_CONNECTORS, server_tls_context
 from collectors.snmp.profiles import profile_names
 from stadtnetz import inventory as inv
 from stadtnetz.maintenance import (
@@ -156,11 +175,13 @@ from stadtnetz.maintenance import (
     parse_weekdays,
 )
 from stadtnetz.model import (
+    Charger,
     Device,
     HistorySettings,
     InfluxSettings,
     InfluxSpool,
     Inventory,
+    OcppSettings,
     Settings,
     SnmpCredentials,
     V3User,
@@ -182,6 +203,8 @@ SECTIONS = (
     "maintenance",
     "history",
     "influx",
+    "ocpp",
+    "chargers",
 )
 
 
@@ -531,14 +554,16 @@ class FileSpec(_Spec):
     maintenance: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
     history: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
     influx: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
+    ocpp: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
+    chargers: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
 
 
 def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
     """A community given as ${ENV_VAR} or file:PATH, resolved; the value itself is refused."""
     # never put ``value`` into a message: it may be the secret itself
     what = "key" if (info.field_name or "").endswith("_key") else "community"
-    if info.field_name == "token":
-        what = "token"
+    if info.field_name in ("token", "password"):
+        what = info.field_name
     if not isinstance(value, str) or not is_reference(value):
         raise ValueError(
             f"a literal {what} is not allowed: write a reference, ${{ENV_VAR}} or file:PATH "
@@ -810,6 +835,64 @@ class InfluxSpec(_Spec):
     spool: InfluxSpoolSpec
 
 
+def _offline_after(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number of heartbeat intervals greater than 1, e.g. 3, got {describe(value)}")
+    if not 1 < value <= 100:
+        raise ValueError(f"a multiple of the heartbeat interval greater than 1 (and at most 100), got {value}")
+    return float(value)
+
+
+def _heartbeat(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds < 1 or seconds != round(seconds):
+        raise ValueError("chargers are told whole seconds: at least 1s, e.g. 5m")
+    return seconds
+
+
+def _connectors(value: Any) -> int:
+    number = _whole(1)(value)
+    if number > MAX_CONNECTORS:
+        raise ValueError(f"at most {MAX_CONNECTORS} connectors per charger (the endpoint keeps no more)")
+    return number
+
+
+class OcppTlsSpec(_Spec):
+    """``ocpp.tls``: OCPP security profile 2 (wss://); both files PEM, relative to the configuration file."""
+
+    certificate: Text
+    key: Text
+
+
+class OcppSpec(_Spec):
+    """The top-level ``ocpp`` section: the endpoint chargers connect to (see collectors/ocpp.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    listen: Listen = ("127.0.0.1", 9000)
+    heartbeat_interval: Annotated[float, BeforeValidator(_heartbeat)] = 300.0
+    offline_after: Annotated[float, BeforeValidator(_offline_after)] = 3.0
+    password: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
+    tls: OcppTlsSpec | None = None
+    availability_target: Ratio = 0.97
+    availability_window: Duration = 30 * 86400.0
+
+
+class ChargerSpec(_Spec):
+    """One entry of ``chargers``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    id: DeviceId
+    device: DeviceId | None = None
+    site: Text | None = None
+    district: Text | None = None
+    connectors: Annotated[int, BeforeValidator(_connectors)] | None = None
+    password: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
+    group: Name | None = None
+    tags: Tags = []
+
+
 # --- pydantic errors -> issues -------------------------------------------------------------------------------------
 
 _TYPE_MESSAGES = {
@@ -883,6 +966,9 @@ class _Loader:
         self.history_seen = _SectionOnce()
         self.influx_seen = _SectionOnce()
         self.influx: tuple[InfluxSettings, _Document] | None = None
+        self.ocpp_seen = _SectionOnce()
+        self.ocpp: tuple[OcppSettings, Secret | None] | None = None
+        self.chargers: list[tuple[ChargerSpec, _Document, str]] = []
 
     # files and includes
 
@@ -948,7 +1034,12 @@ class _Loader:
         for error in errors:
             field_path = join_path(path, *error["loc"])
             # never echo a secret
-            sensitive = path.startswith("credentials") or "community" in field_path or field_path == "influx.token"
+            sensitive = (
+                path.startswith("credentials")
+                or "community" in field_path
+                or field_path == "influx.token"
+                or "password" in field_path
+            )
             self.reporter.error(document.where(field_path), _message(error, model, sensitive))
         failed = {str(error["loc"][0]) for error in errors if error["loc"]}
         if not isinstance(raw, dict) or any(not error["loc"] for error in errors):
@@ -1012,6 +1103,15 @@ class _Loader:
                     self.maintenance.append((spec, document, path))
         if isinstance(data.get("history"), dict):
             self.process_history(document, data["history"])
+        if "ocpp" in data and isinstance(data["ocpp"] or {}, dict):
+            self.process_ocpp(document, data["ocpp"] or {})
+        if isinstance(data.get("chargers"), list):
+            context = {"base_dir": document.file.parent, "environ": self.environ}
+            for index, raw in enumerate(data["chargers"]):
+                path = join_path("chargers", index)
+                spec = self.validate(document, path, ChargerSpec, raw, context)
+                if spec is not None:
+                    self.chargers.append((spec, document, path))
 
     def once(self, seen: _SectionOnce, document: _Document, section: str) -> bool:
         where = document.where(section)
@@ -1135,6 +1235,88 @@ class _Loader:
             document,
         )
 
+    def process_ocpp(self, document: _Document, raw: dict) -> None:
+        if not self.once(self.ocpp_seen, document, "ocpp"):
+            return
+        context = {"base_dir": document.file.parent, "environ": self.environ}
+        spec = self.validate(document, "ocpp", OcppSpec, raw, context)
+        if spec is None:
+            return
+        certificate = key = None
+        if spec.tls is not None:
+            certificate = Path(os.path.abspath(document.file.parent / spec.tls.certificate))
+            key = Path(os.path.abspath(document.file.parent / spec.tls.key))
+            try:
+                server_tls_context(certificate, key)
+            except (OSError, ssl.SSLError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.reporter.error(
+                    document.where("ocpp.tls"),
+                    f"cannot use the certificate {certificate} with the key {key}: {reason} "
+                    "(PEM files, paths relative to this file, the key matching the certificate)",
+                )
+                return
+        settings = OcppSettings(
+            listen=spec.listen,
+            heartbeat_interval=spec.heartbeat_interval,
+            offline_after=spec.offline_after,
+            tls_certificate=certificate,
+            tls_key=key,
+            availability_target=spec.availability_target,
+            availability_window=spec.availability_window,
+        )
+        self.ocpp = (settings, spec.password)
+
+    def resolve_chargers(self, devices: list[Device]) -> list[Charger]:
+        """The chargers, their modem references checked and site and district taken from the modem."""
+        by_id = {device.id: device for device in devices}
+        chargers: list[Charger] = []
+        first: dict[str, inv.Where] = {}
+        for spec, document, path in self.chargers:
+            where = document.where(path)
+            if self.ocpp is None:
+                if self.ocpp_seen.where is None:  # (an ocpp section with errors has been reported already)
+                    self.reporter.error(
+                        where,
+                        "chargers need an ocpp section: where they connect (ocpp.listen) and how often they report",
+                    )
+                return []
+            if spec.id in first:
+                self.reporter.error(
+                    document.where(join_path(path, "id")),
+                    f"charger {spec.id!r} is already declared at {first[spec.id]}; charger ids must be unique",
+                )
+                continue
+            first[spec.id] = where
+            modem = None
+            if spec.device is not None:
+                modem = by_id.get(spec.device)
+                if modem is None:
+                    close = difflib.get_close_matches(spec.device, sorted(by_id), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    self.reporter.error(
+                        document.where(join_path(path, "device")),
+                        f"unknown device {spec.device!r} (the charger's modem must be a device of the inventory){hint}",
+                    )
+                    continue
+            chargers.append(
+                Charger(
+                    id=spec.id,
+                    device=spec.device,
+                    site=spec.site if spec.site is not None else (modem.site if modem else ""),
+                    district=spec.district if spec.district is not None else (modem.district if modem else ""),
+                    connectors=spec.connectors,
+                    password=spec.password if spec.password is not None else self.ocpp[1],
+                    tags=tuple(spec.tags),
+                    group=spec.group,
+                )
+            )
+        if self.ocpp is not None and not self.chargers and self.ocpp_seen.where is not None:
+            self.reporter.warning(
+                self.ocpp_seen.where, "no chargers are declared (chargers:): the OCPP endpoint is not started"
+            )
+        return chargers
+
     def check_influx_precision(self, devices: list[Device]) -> None:
         """Every poll interval must be a whole number of the precision's units, or snapshots share timestamps."""
         if self.influx is None:
@@ -1223,9 +1405,11 @@ class _Loader:
             )
         )
 
-    def maintenance_windows(self, devices: list[Device], groups: Mapping[str, Any]) -> list[MaintenanceWindow]:
-        """The declared windows, their references to devices and groups checked against the inventory."""
-        known = {device.id for device in devices}
+    def maintenance_windows(
+        self, devices: list[Device], groups: Mapping[str, Any], chargers: list[Charger]
+    ) -> list[MaintenanceWindow]:
+        """The declared windows, their references to devices (chargers too) and groups checked."""
+        known = {device.id for device in devices} | {charger.id for charger in chargers}
         windows: list[MaintenanceWindow] = []
         first: dict[str, inv.Where] = {}
         for spec, document, path in self.maintenance:
@@ -1263,8 +1447,10 @@ class _Loader:
                 timezone=spec.timezone,
                 where=str(where),
             )
-            if not any(match.matches(device) for device in devices):
-                self.reporter.warning(document.where(join_path(path, "match")), "matches no device of the inventory")
+            if not any(match.matches(item) for item in [*devices, *chargers]):
+                self.reporter.warning(
+                    document.where(join_path(path, "match")), "matches no device or charger of the inventory"
+                )
             windows.append(window)
         return windows
 
@@ -1330,9 +1516,10 @@ def load_inventory(
         profiles,
         reporter,
     )
-    maintenance = loader.maintenance_windows(devices, groups)
+    chargers = loader.resolve_chargers(devices)
+    maintenance = loader.maintenance_windows(devices, groups, chargers)
     loader.check_influx_precision(devices)
-    if loader.device_items == 0 and files_usable:
+    if loader.device_items == 0 and not loader.chargers and files_usable:
         reporter.error(
             loader.root_devices_where or inv.Where(path, None, "devices"),
             "the inventory has no devices: add entries under devices: or a CSV file under inventory:",
@@ -1357,4 +1544,6 @@ def load_inventory(
         maintenance=maintenance,
         history=loader.history,
         influx=loader.influx[0] if loader.influx is not None else None,
+        ocpp=loader.ocpp[0] if loader.ocpp is not None and chargers else None,
+        chargers=chargers,
     )

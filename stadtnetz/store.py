@@ -938,6 +938,22 @@ def availability_by_device(
     return found
 
 
+def connectors_recorded(
+    db: sqlite3.Connection, chargers: Iterable[str], start: float, end: float
+) -> dict[str, list[int]]:
+    """The connectors of each charger with availability rows in the hours of [start, end) (keys ``<id>/<n>``)."""
+    wanted = set(chargers)
+    found: dict[str, set[int]] = {}
+    for (key,) in db.execute(
+        "SELECT DISTINCT device FROM availability WHERE hour >= ? AND hour < ? AND device LIKE '%/%'",
+        (_hour_floor(start), end),
+    ):
+        charger, _, number = key.rpartition("/")
+        if charger in wanted and number.isdigit():
+            found.setdefault(charger, set()).add(int(number))
+    return {charger: sorted(numbers) for charger, numbers in found.items()}
+
+
 def availability(db: sqlite3.Connection, devices: str | Iterable[str], start: float, end: float) -> Availability:
     """A device's, or a group's (its devices' seconds pooled), availability over a period; ``.ratio`` is it."""
     total = Availability()
