@@ -636,7 +636,7 @@ def _unique_id(raw: str | bytes) -> str:
     """The unique id of a frame that could not be unpacked, if it has one where it should; else "-1"."""
     try:
         message = json.loads(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return "-1"
     if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str):
         return message[1][:36]

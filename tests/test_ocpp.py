@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import logging
+import random
 import shutil
 import subprocess
 import time
@@ -332,5 +333,70 @@ def test_faulted_connector_and_reboot() -> None:
             )
             assert central.snapshot()["cp-001"].connector(2).error_code == "NoError"  # type: ignore[union-attr]
             assert central.snapshot()["cp-001"].connected
+
+    asyncio.run(scenario())
+
+
+def malformed_frames(count: int, seed: int = 7) -> list[str | bytes]:
+    """``count`` broken frames of every kind, seeded: none of them is a valid OCPP 1.6 CALL."""
+    rng = random.Random(seed)
+    valid = '[2, "v", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}]'
+    makers: list[Callable[[int], str | bytes]] = [
+        lambda i: "".join(chr(rng.randrange(32, 0x2FF)) for _ in range(rng.randrange(1, 80))),  # not JSON
+        lambda i: valid[: rng.randrange(1, len(valid) - 1)],  # cut short
+        lambda i: bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))),  # binary junk
+        lambda i: json.dumps(rng.choice([{"a": i}, i, "text", None, [], [2], [9, f"m{i}", "Heartbeat", {}]])),
+        lambda i: json.dumps([2, i, "Heartbeat", {}]),  # unique id not a string
+        lambda i: json.dumps([2, f"m{i}", rng.choice(["FooBar", "Reset", "", "heartbeat"]), {}]),  # unknown action
+        lambda i: json.dumps([2, f"m{i}", "StatusNotification", {"connectorId": "one", "status": "Broken"}]),
+        lambda i: json.dumps(
+            [2, f"m{i}", "BootNotification", {"chargePointVendor": "V" * 21, "chargePointModel": "M"}]
+        ),
+        lambda i: json.dumps([2, f"m{i}", "MeterValues", {"connectorId": 1, "meterValue": "lots"}]),
+        lambda i: json.dumps(
+            [
+                2,
+                f"m{i}",
+                "StatusNotification",
+                {"connectorId": 10_000 + i, "errorCode": "NoError", "status": "Available"},
+            ]
+        ),  # schema-valid, connector out of range
+        lambda i: json.dumps(rng.choice([[3, f"m{i}", {}], [4, f"m{i}", "GenericError", "", {}]])),  # unsolicited
+        lambda i: "[" * 3000 + "]" * 3000,  # nesting deeper than a parser likes
+        lambda i: json.dumps([2, f"m{i}", "Heartbeat", {"unexpected": True}]),  # additional property
+    ]
+    return [makers[i % len(makers)](i) for i in range(count)]
+
+
+def test_a_thousand_malformed_frames_are_answered_or_dropped_while_the_others_are_served() -> None:
+    frames = malformed_frames(1000)
+
+    async def scenario() -> None:
+        async with (
+            endpoint(["cp-001", "cp-002"]) as (central, base),
+            chargers(base, ("cp-002", {"behaviour": BUSY})) as (other,),
+        ):
+            await other.wait_booted()
+            answered = dropped = 0
+            async with connect(f"{base}/cp-001", subprotocols=["ocpp1.6"]) as ws:
+                for number, frame in enumerate(frames):
+                    await ws.send(frame)
+                    # a valid Heartbeat after each: whatever comes before its answer answers the frame
+                    await ws.send(json.dumps([2, f"probe-{number}", "Heartbeat", {}]))
+                    replies = []
+                    while True:
+                        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                        if reply[1] == f"probe-{number}":
+                            assert reply[0] == 3, reply
+                            break
+                        replies.append(reply)
+                    assert len(replies) <= 1 and all(r[0] == 4 for r in replies), (frame, replies)
+                    answered += len(replies)
+                    dropped += not replies
+            assert answered + dropped == 1000
+            assert answered > 800  # only the unsolicited CALLRESULTs and CALLERRORs go unanswered
+            assert sum(central.stats.errors.values()) == 1000  # every one counted once, by its reason
+            assert central.stats.messages["Heartbeat"] >= 1000
+            assert central.snapshot()["cp-002"].online and other.stats.connections == 1
 
     asyncio.run(scenario())
