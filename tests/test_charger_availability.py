@@ -23,12 +23,16 @@ import textwrap
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from prometheus_client import generate_latest
 from websockets.asyncio.client import ClientConnection, connect
 
 from collectors.ocpp import CentralSystem
+from collectors.snmp.profiles import load_profiles
 from stadtnetz.chargers import ChargerBoard
 from stadtnetz.clock import ManualClock
+from stadtnetz.config import load_inventory
 from stadtnetz.model import Charger, HistorySettings, OcppSettings
+from stadtnetz.service import Service
 from stadtnetz.store import HistoryStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -199,6 +203,18 @@ def test_a_month_of_faults_silence_and_maintenance_gives_the_nevi_availability(t
     table = result.stdout + result.stderr
     assert table.index("95.738 !") < table.index("96.678 !"), table
     assert "2 connectors of 1 chargers; 2 below the target of 99 %" in table
+    # the service's metric over its trailing window (30 days before 1 November), from the same history
+    service = Service(load_inventory(config), load_profiles(), [], clock=ManualClock(MONTH_END))
+    assert service.chargers is not None
+    service.chargers.refresh()
+    service.charger_availability = service._read_charger_availability()
+    text = generate_latest(service.registry).decode()
+    window = 30 * 86400 / 60
+    for connector, counted in ((1, 1905), (2, 1485)):
+        line = f'stadtnetz_charger_connector_availability_ratio{{charger="cp-1",connector="{connector}"}} '
+        value = float(next(row for row in text.splitlines() if row.startswith(line)).split()[-1])
+        assert abs(value - (window - counted) / window) < 1e-9, (connector, value)
+    assert "stadtnetz_charger_availability_target_ratio 0.99" in text
 
 
 def test_report_chargers_refuses_a_bad_month_and_a_configuration_without_chargers(tmp_path: Path) -> None:
