@@ -39,6 +39,7 @@ TEST_FILES = sorted(TESTS.glob("*.test.yml"))
 SEVERITIES = {"critical", "warning", "info"}
 TEAMS = {"backbone", "wlan", "charging", "planning", "ops"}
 DEVICE_LABELS = {"device", "kind", "site", "district", "root_cause"}
+CHARGER_LABELS = {"charger", "site", "district", "root_cause"}  # a charger is not a polled device: no kind
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -77,6 +78,7 @@ def test_there_are_rules_and_tests() -> None:
         "wlan.rules.yml",
         "planning.rules.yml",
         "collector.rules.yml",
+        "chargers.rules.yml",
     }
     assert TEST_FILES
 
@@ -197,6 +199,8 @@ def test_fired_alerts_carry_severity_team_and_their_device() -> None:
         assert labels.get("team") in TEAMS, where
         if "device" in labels:  # an alert about a device names it, its place, and its fault
             assert labels.keys() >= DEVICE_LABELS, where
+        if "charger" in labels:  # the same for a charger
+            assert labels.keys() >= CHARGER_LABELS, where
     assert seen > 20
 
 
@@ -300,6 +304,9 @@ OTHERS = [
     {"alertname": "StadtnetzSchedulerLagging", "severity": "warning", "team": "ops", "instance": "127.0.0.1:9873"},
     {"alertname": "StadtnetzLinkUtilisationHigh", "severity": "info", "team": "planning", "device": "core-1",
      "root_cause": "core-1", "interface": "TenGigE0/0/0/1"},
+    # a charger's own fault (no device label: not inhibited by a critical alert of some device)
+    {"alertname": "StadtnetzChargerOffline", "severity": "warning", "team": "charging", "charger": "cp-0101",
+     "root_cause": "cp-0101", "status": "offline", "site": "Parkhaus Altstadt", "district": "Altstadt"},
 ]  # fmt: skip
 COLLECTOR_DOWN = {"alertname": "StadtnetzCollectorDown", "severity": "critical", "team": "ops",
                   "job": "stadtnetz", "instance": "127.0.0.1:9873"}  # fmt: skip
@@ -316,6 +323,7 @@ def test_alertmanager_inhibits_what_a_root_cause_explains_and_nothing_else(alert
         "StadtnetzHotspotDegraded/hs-0012/hs-0012": "active",
         "StadtnetzSchedulerLagging//": "active",
         "StadtnetzLinkUtilisationHigh/core-1/core-1": "active",
+        "StadtnetzChargerOffline//cp-0101": "active",
     }
     seen: dict[str, str] = {}
 
