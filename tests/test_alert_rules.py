@@ -350,3 +350,29 @@ def test_alertmanager_inhibits_what_a_root_cause_explains_and_nothing_else(alert
         wait_until(settled, 10, "inhibition by CollectorDown")
     except TimeoutError:
         assert seen == expected
+
+
+def test_most_chargers_offline_at_once_holds_back_that_collectors_charger_tickets(alertmanager: Alertmanager) -> None:
+    def offline(charger: str, instance: str) -> dict[str, str]:
+        return {"alertname": "StadtnetzChargerOffline", "severity": "warning", "team": "charging", "charger": charger,
+                "root_cause": charger, "job": "stadtnetz", "instance": instance}  # fmt: skip
+
+    together = {"alertname": "StadtnetzChargersOfflineTogether", "severity": "critical", "team": "ops",
+                "job": "stadtnetz", "instance": "a:9873"}  # fmt: skip
+    post(alertmanager, together, offline("cp-a1", "a:9873"), offline("cp-a2", "a:9873"), offline("cp-b1", "b:9873"))
+    expected = {
+        "StadtnetzChargersOfflineTogether//": "active",
+        "StadtnetzChargerOffline//cp-a1": "suppressed",
+        "StadtnetzChargerOffline//cp-a2": "suppressed",
+        "StadtnetzChargerOffline//cp-b1": "active",  # another collector's charger: its own ticket
+    }
+    seen: dict[str, str] = {}
+
+    def settled() -> bool:
+        seen.update(states(alertmanager))
+        return seen == expected
+
+    try:
+        wait_until(settled, 10, "inhibition by ChargersOfflineTogether")
+    except TimeoutError:
+        assert seen == expected
