@@ -16,7 +16,10 @@ this endpoint authorises nobody, it only watches) and DataTransfer. Every
 CALL is validated against the OCPP 1.6 JSON schemas (the ``ocpp`` package
 does it); a bad one (not JSON, not an OCPP message, schema violation, an
 action we do not handle) is answered with a CALLERROR, counted by reason, and
-the connection and the endpoint carry on.
+the connection and the endpoint carry on. The one CALL this endpoint sends is
+TriggerMessage(StatusNotification), once per connection, to a charger whose
+connector statuses are unknown after its first message other than a boot (it
+reconnected after our restart and will not repeat them by itself).
 
 Personal data: an idTag identifies a person's charging card. It is never
 kept, logged or exported; only sessions are counted. The ``ocpp`` package's
@@ -224,6 +227,7 @@ class OcppStats:
     messages: dict[str, int] = field(default_factory=lambda: dict.fromkeys(map(str, HANDLED_ACTIONS), 0))
     errors: dict[ErrorReason, int] = field(default_factory=lambda: dict.fromkeys(ErrorReason, 0))
     connections: int = 0  # accepted WebSocket connections
+    status_requests: int = 0  # TriggerMessage(StatusNotification) sent to chargers whose statuses were unknown
 
 
 def _now_iso(clock: Clock) -> str:
@@ -245,6 +249,8 @@ class _Session(ChargePoint):
         super().__init__(charger.id, connection, logger=_MUTE)
         self.charger = charger
         self.central = central
+        self.asked: str | None = None  # the unique id of our TriggerMessage, until its answer came
+        self.asked_once = False
 
     def _connector(self, connector_id: int) -> int:
         if not 0 <= connector_id <= MAX_CONNECTORS:
@@ -384,6 +390,7 @@ class CentralSystem:
         self._limiter = LogLimiter(self.clock, LOG_INTERVAL)
         self._sessions: dict[str, ServerConnection] = {}
         self._transaction_id = 0
+        self._calls = 0  # CALLs this endpoint sent (TriggerMessage)
         self._server: Server | None = None
 
     @property
@@ -535,6 +542,9 @@ class CentralSystem:
             await self._call_error(session, _unique_id(raw), error, ErrorReason.PROTOCOL)
             return
         if message.message_type_id != MessageType.Call:
+            if session.asked is not None and message.unique_id == session.asked:
+                session.asked = None  # the answer to our TriggerMessage; the StatusNotifications follow
+                return
             self._count_error(ErrorReason.UNEXPECTED_RESULT, charger.id, "a CALLRESULT or CALLERROR, though no CALL")
             return
         if not isinstance(message.unique_id, str) or not isinstance(message.action, str):
@@ -555,6 +565,8 @@ class CentralSystem:
         self.stats.messages[message.action] = self.stats.messages.get(message.action, 0) + 1
         try:
             await self._route(session, message)
+            if not charger.connectors and not session.asked_once and message.action != Action.boot_notification:
+                await self._ask_for_statuses(session)
         except ConnectionClosed:
             return  # the answer could not be sent; the charger will send again
         except _BadValueError as error:
@@ -562,6 +574,17 @@ class CentralSystem:
         except Exception as error:
             log.debug("OCPP %s handler of charger %s failed", message.action, charger.id, exc_info=True)
             await self._call_error(session, message, error, ErrorReason.HANDLER)
+
+    async def _ask_for_statuses(self, session: _Session) -> None:
+        """A charger that reconnected without booting (after our restart, or its link's) does not repeat its
+        connectors' statuses: ask for them once per connection, with TriggerMessage(StatusNotification), the
+        only CALL this endpoint makes (it changes nothing on the charger)."""
+        session.asked_once = True
+        self._calls += 1
+        session.asked = f"stadtnetz-{self._calls}"
+        request = Call(session.asked, Action.trigger_message, {"requestedMessage": "StatusNotification"})
+        await session._connection.send(request.to_json())
+        self.stats.status_requests += 1
 
     async def _route(self, session: _Session, message: Call) -> None:
         """The ``ocpp`` package's routing of one validated CALL, with this endpoint's errors kept apart."""
@@ -721,3 +744,9 @@ class OcppCollector:
         accepted = CounterMetricFamily("stadtnetz_ocpp_connections", "OCPP WebSocket connections accepted.")
         accepted.add_metric([], stats.connections)
         yield accepted
+        asked = CounterMetricFamily(
+            "stadtnetz_ocpp_status_requests",
+            "TriggerMessage(StatusNotification) sent to chargers that reconnected with their statuses unknown.",
+        )
+        asked.add_metric([], stats.status_requests)
+        yield asked

@@ -31,6 +31,7 @@ from stadtnetz.secrets import Secret
 HOST = "127.0.0.1"
 BUSY = ChargerBehaviour(connectors=2, tick=0.1, start_probability=0.5, stop_probability=0.15, power_w=36_000.0)
 PASSWORD = "s3cr3t-Passw0rd-for-cp-7"
+STATUS_FRAME = '[2, "s0", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}]'
 
 
 @asynccontextmanager
@@ -209,6 +210,7 @@ def test_bad_messages_get_callerror_and_the_endpoint_keeps_serving(caplog: pytes
         ):
             await other.wait_booted()
             async with connect(f"{base}/cp-001", subprotocols=["ocpp1.6"]) as ws:
+                await raw_call(ws, STATUS_FRAME)  # its statuses known: the endpoint asks for nothing
                 answer = await raw_call(ws, '[2, "u1", "BootNotification", {"chargePointVendor": 7}]')
                 assert answer[:3] == [4, "u1", "TypeConstraintViolation"]
                 answer = await raw_call(ws, '[2, "u2", "BootNotification", {"chargePointVendor": "x"}]')
@@ -262,6 +264,7 @@ def test_energy_register_reset_keeps_the_total_growing() -> None:
 
     async def scenario() -> None:
         async with endpoint(["cp-001"]) as (central, base), connect(f"{base}/cp-001", subprotocols=["ocpp1.6"]) as ws:
+            await raw_call(ws, STATUS_FRAME)
             for unique_id, value, unit in (("a", "1000", "Wh"), ("b", "1.5", "kWh"), ("c", "200", "Wh")):
                 assert (await raw_call(ws, meter(unique_id, value, unit)))[0] == 3
             charger = central.snapshot()["cp-001"]
@@ -379,6 +382,7 @@ def test_a_thousand_malformed_frames_are_answered_or_dropped_while_the_others_ar
             await other.wait_booted()
             answered = dropped = 0
             async with connect(f"{base}/cp-001", subprotocols=["ocpp1.6"]) as ws:
+                await raw_call(ws, STATUS_FRAME)  # its statuses known: the endpoint asks for nothing
                 for number, frame in enumerate(frames):
                     await ws.send(frame)
                     # a valid Heartbeat after each: whatever comes before its answer answers the frame
@@ -398,5 +402,33 @@ def test_a_thousand_malformed_frames_are_answered_or_dropped_while_the_others_ar
             assert sum(central.stats.errors.values()) == 1000  # every one counted once, by its reason
             assert central.stats.messages["Heartbeat"] >= 1000
             assert central.snapshot()["cp-002"].online and other.stats.connections == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_charger_that_reconnects_without_booting_is_asked_for_its_statuses_once() -> None:
+    async def scenario() -> None:
+        async with endpoint(["cp-001"]) as (central, base):
+            async with connect(f"{base}/cp-001", subprotocols=["ocpp1.6"]) as ws:
+                # no BootNotification (the endpoint restarted, the charger did not): a heartbeat ...
+                answer = await raw_call(ws, '[2, "h1", "Heartbeat", {}]')
+                assert answer[:2] == [3, "h1"]
+                # ... and the endpoint's one CALL: TriggerMessage(StatusNotification)
+                request = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert request[0] == 2 and request[2:] == ["TriggerMessage", {"requestedMessage": "StatusNotification"}]
+                await ws.send(json.dumps([3, request[1], {"status": "Accepted"}]))
+                for connector, status in ((0, "Available"), (1, "Charging")):
+                    payload = {"connectorId": connector, "errorCode": "NoError", "status": status}
+                    answer = await raw_call(ws, json.dumps([2, f"s{connector}", "StatusNotification", payload]))
+                    assert answer[:2] == [3, f"s{connector}"]
+                # asked once per connection, answers are not counted as errors
+                answer = await raw_call(ws, '[2, "h2", "Heartbeat", {}]')
+                assert answer[:2] == [3, "h2"]
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 0.3)
+            snapshot = central.snapshot()["cp-001"]
+            assert snapshot.connector(1) is not None and snapshot.connector(1).status == "Charging"
+            assert central.stats.status_requests == 1
+            assert sum(central.stats.errors.values()) == 0
 
     asyncio.run(scenario())
