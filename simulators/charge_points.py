@@ -308,9 +308,6 @@ class ChargePoints:
         self._apply(point)
         return not self._cut(point)
 
-    def path(self, cp_id: str) -> tuple[str, ...]:
-        return self._points[cp_id].path
-
     def cut_at(self, cp_id: str) -> str | None:
         """The silent device nearest the charger on its path, if any."""
         point = self._points[cp_id]
