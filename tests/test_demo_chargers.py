@@ -27,7 +27,13 @@ POLL_INTERVAL = 4.0
 @pytest.fixture(scope="module")
 def demo() -> Iterator[ThreadedDemo]:
     with ThreadedDemo(interval=POLL_INTERVAL, ocpp_port=0, heartbeat_interval=1.0, charger_tick=0.5) as running:
+        # every test starts from a settled demo, whichever runs first
+        wait_until(lambda: len(online(running)) == 60, 20, "60 chargers online")
         yield running
+
+
+def online(demo: ThreadedDemo) -> dict[str, float]:
+    return by_charger(demo.metrics(), "stadtnetz_charger_status", status="online")
 
 
 def connected(demo: ThreadedDemo) -> dict[str, float]:
@@ -100,11 +106,7 @@ def test_a_fibre_cut_drops_the_chargers_behind_the_switch_and_repair_brings_them
         status, said = demo.scenario(f"repair {switch}")
     assert status == 200 and f"{len(behind)} chargers reconnecting" in said
     wait_until(lambda: sum(connected(demo).values()) == 60, 10, "every charger connected again")
-    wait_until(
-        lambda: set(by_charger(demo.metrics(), "stadtnetz_charger_status", status="online")) >= behind,
-        5,
-        "the chargers behind the switch online again",
-    )
+    wait_until(lambda: set(online(demo)) >= behind, 5, "the chargers behind the switch online again")
 
 
 def test_a_modem_reboot_drops_its_charger_which_boots_again(demo: ThreadedDemo) -> None:
@@ -136,7 +138,7 @@ def test_charger_fault_shows_faulted_with_its_error_code_and_clear_ends_it(demo:
         )
 
     wait_until(lambda: all("cp-007" in found for found in connector_1()), 5, "cp-007/1 Faulted, GroundFailure")
-    assert by_charger(demo.metrics(), "stadtnetz_charger_status", status="online")["cp-007"] == 1
+    assert online(demo)["cp-007"] == 1
     assert demo.scenario("charger-clear cp-007 connector=1") == (200, "cp-007 connector 1 Available again")
     wait_until(lambda: not any("cp-007" in found for found in connector_1()), 5, "cp-007/1 no longer faulted")
     errors = by_charger(demo.metrics(), "stadtnetz_charger_connector_error", connector="1", error_code="NoError")
