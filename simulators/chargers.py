@@ -7,7 +7,12 @@ sends Heartbeats at the interval the central system answered, reports its
 connectors with StatusNotifications, starts and stops charging sessions at
 seeded random rates (:class:`ChargerBehaviour`) with random, fake idTags,
 and sends MeterValues with a growing ``Energy.Active.Import.Register`` while
-a connector charges.
+a connector charges; after each boot, a connector whose meter does not read
+zero reports it once outside a session (so a central system knows the
+register before the first session). It never uses a proxy from the
+environment; with a ``socket_factory`` it dials from sockets that factory
+makes (e.g. in the host's network namespace while the simulator's thread is
+in its own).
 
 Faults, switched while it runs: :meth:`~SimulatedCharger.fault` a connector
 with an OCPP error code (``GroundFailure``, ...), :meth:`~SimulatedCharger.clear_fault`,
@@ -28,9 +33,12 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit
 
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
@@ -75,6 +83,7 @@ class ChargerBehaviour:
     model: str = "AC-22 Sim"
     firmware: str = "1.0.0"
     initial_register_wh: float = 0.0  # each connector's meter at the start
+    initial_occupancy: float = 0.0  # after the first boot, each connector is already in a session with this chance
 
 
 @dataclass(slots=True)
@@ -119,6 +128,7 @@ class SimulatedCharger:
         password: str | None = None,
         clock: Clock | None = None,
         response_timeout: float = 10.0,
+        socket_factory: Callable[[int, int], socket.socket] | None = None,
     ) -> None:
         self.id = charger_id
         self.url = base_url.rstrip("/") + "/" + charger_id
@@ -126,6 +136,7 @@ class SimulatedCharger:
         self.password = password
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.response_timeout = response_timeout
+        self.socket_factory = socket_factory  # (family, type) -> a new socket to dial from; None: the usual way
         self.rng = random.Random(f"{seed}:{charger_id}")
         self.connectors = {
             n: _Connector(register_wh=self.behaviour.initial_register_wh)
@@ -139,6 +150,7 @@ class SimulatedCharger:
         self._resumed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._rebooting = False
+        self._warm = self.behaviour.initial_occupancy > 0  # sessions already running at the first boot
         self._cut_by_reboot: list[tuple[int, int, float]] = []  # (transaction id, connector, meter) to stop
         self._ws: ClientConnection | None = None
         self._cp: _Client | None = None
@@ -228,13 +240,18 @@ class SimulatedCharger:
                 await self._resumed.wait()
                 continue
             try:
+                sock = await self._dial() if self.socket_factory is not None else None
                 async with connect(
                     self.url,
                     subprotocols=[SUBPROTOCOL],
                     additional_headers=headers,
                     open_timeout=self.response_timeout,
                     logger=_WIRE_LOG,
+                    proxy=None,  # straight to the central system, whatever the environment says
+                    sock=sock,
                 ) as ws:
+                    if self._dropped or self._stopping.is_set():  # told to stay away while connecting
+                        continue
                     self._ws = ws
                     self.stats.connections += 1
                     await self._session(ws)
@@ -248,6 +265,22 @@ class SimulatedCharger:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), RECONNECT_DELAY)
             self._rebooting = False
+
+    async def _dial(self) -> socket.socket:
+        """A TCP connection to the central system from a socket of ``socket_factory``."""
+        assert self.socket_factory is not None
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = self.socket_factory(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (host, port)), self.response_timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     async def _session(self, ws: ClientConnection) -> None:
         """One connection: the package's reader and this charger's work, until either ends."""
@@ -275,6 +308,9 @@ class SimulatedCharger:
             self.stats.sessions_stopped += 1
         self._cut_by_reboot.clear()
         await self._all_statuses()
+        for number, state in self.connectors.items():  # the meter readings, as clock-aligned data would say them
+            if state.transaction_id is None and state.register_wh > 0:
+                await self._meter_values(number)
         await asyncio.gather(self._heartbeats(), self._activity())
 
     async def _boot(self, cp: _Client) -> None:
@@ -312,6 +348,11 @@ class SimulatedCharger:
 
     async def _activity(self) -> None:
         behaviour = self.behaviour
+        if self._warm:  # the simulation starts in the middle of a day: some connectors are charging already
+            self._warm = False
+            for number, state in self.connectors.items():
+                if state.status == ChargePointStatus.available and self.rng.random() < behaviour.initial_occupancy:
+                    await self._start_session(number)
         while True:
             await asyncio.sleep(behaviour.tick)
             if self._silent:

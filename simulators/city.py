@@ -4,7 +4,9 @@ Owns *what* the city consists of: a core ring of routers, distribution
 switches hanging off the core, and the access layer below them (public WLAN
 hotspots, school access points, modems of EV charging points), each with a
 loopback address, district, site, coordinates, upstream device, vendor model,
-interfaces, optical sensors and radios. The same seed always gives the same
+interfaces, optical sensors and radios; and the EV charge points themselves
+(:class:`ChargePointSpec`, one behind each charger modem: AC with two
+connectors, or DC fast chargers with one). The same seed always gives the same
 city. How values move over time lives in ``behaviour``; how devices answer
 SNMP lives in ``mib`` and ``snmp_agent``.
 
@@ -179,10 +181,28 @@ class DeviceSpec:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ChargePointSpec:
+    """One EV charge point of the city (an OCPP client), connected through its modem ``device``."""
+
+    id: str  # the OCPP charge point id: cp-007 behind modem charger-007
+    device: str  # its modem (kind charger_modem), the same site and district
+    site: str
+    district: str
+    current: str  # "AC" or "DC"
+    connectors: int
+    power_w: float  # per connector while charging
+    vendor: str
+    model: str
+    firmware: str
+    register_wh: float  # what each connector's energy meter reads when the simulation starts
+
+
 @dataclass(slots=True)
 class City:
     seed: int
     devices: list[DeviceSpec] = field(default_factory=list)
+    chargers: tuple[ChargePointSpec, ...] = ()  # one behind each charger modem
 
     def by_id(self) -> dict[str, DeviceSpec]:
         return {device.id: device for device in self.devices}
@@ -192,6 +212,14 @@ class City:
         for device in self.devices:
             counts[device.kind] += 1
         return counts
+
+    def path_to_core(self, device_id: str) -> tuple[str, ...]:
+        """The device and every device above it, up to its core router: what its traffic passes through."""
+        by_id = self.by_id()
+        path = [device_id]
+        while (upstream := by_id[path[-1]].upstream) is not None:
+            path.append(upstream)
+        return tuple(path)
 
 
 def plan_counts(total: int) -> dict[str, int]:
@@ -465,7 +493,36 @@ def generate_city(
                 upstream=distribution_ids[d], model=model, interfaces=tuple(interfaces), radios=radios, tags=tags,
                 sys_name=device_id, location=site,
             )
-    return City(seed=seed, devices=build.devices)
+    return City(seed=seed, devices=build.devices, chargers=_charge_points(seed, build.devices))
+
+
+DC_SHARE = 0.2  # of the charge points: DC fast chargers (one connector); the rest AC with two
+
+
+def _charge_points(seed: int, devices: list[DeviceSpec]) -> tuple[ChargePointSpec, ...]:
+    """One charge point behind each charger modem, drawn from its own seed (the devices do not change)."""
+    points = []
+    for device in devices:
+        if device.kind != KIND_CHARGER_MODEM:
+            continue
+        rng = random.Random(_stable_seed(seed, "charge-point", device.id))
+        number = device.id.removeprefix("charger-")
+        if rng.random() < DC_SHARE:
+            power = rng.choice((50_000.0, 150_000.0))
+            current, connectors, model, firmware = "DC", 1, f"DC-{power / 1000:.0f} Sim", "3.2.1"
+            register = rng.uniform(20e6, 250e6)  # a few years of fast charging
+        else:
+            power = 11_000.0  # 3 x 16 A per connector, a 22 kW column
+            current, connectors, model, firmware = "AC", 2, "AC-22 Sim", "1.8.4"
+            register = rng.uniform(1e6, 30e6)
+        points.append(
+            ChargePointSpec(
+                id=f"cp-{number}", device=device.id, site=device.site, district=device.district, current=current,
+                connectors=connectors, power_w=power, vendor="Musterwerk", model=model, firmware=firmware,
+                register_wh=float(round(register)),
+            )
+        )
+    return tuple(points)
 
 
 def write_inventory_csv(city: City, path: Path) -> None:

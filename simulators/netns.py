@@ -13,7 +13,8 @@ are ever deleted.
 A network namespace belongs to a *thread*, not to the process: a thread that
 called :func:`enter_current_thread` creates its sockets and TUN devices in the
 namespace, and those file descriptors stay bound to it when other threads use
-them. Python 3.11 has no ``os.setns``, so ``setns(2)`` is called through ctypes.
+them (:class:`HomeSockets` makes sockets in the namespace a thread came from).
+Python 3.11 has no ``os.setns``, so ``setns(2)`` is called through ctypes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import socket
 import struct
 import subprocess
 import threading
@@ -180,6 +182,35 @@ def entered(namespace: Namespace) -> Iterator[None]:
             _setns(home)
     finally:
         os.close(home)
+
+
+class HomeSockets:
+    """Makes sockets in the network namespace the calling thread was in when this was made (its "home").
+
+    Made before a thread enters the simulator's namespace, it lets that thread
+    still dial the host's loopback (the simulated chargers' connections to a
+    central system outside): each :meth:`socket` call steps back home with
+    ``setns(2)`` for the one ``socket(2)`` call and returns at once.
+    """
+
+    def __init__(self) -> None:
+        self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    def socket(self, family: int, kind: int) -> socket.socket:
+        here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(self._home)
+            try:
+                return socket.socket(family, kind)
+            finally:
+                _setns(here)
+        finally:
+            os.close(here)
+
+    def close(self) -> None:
+        if self._home >= 0:
+            os.close(self._home)
+            self._home = -1
 
 
 def current_thread_in(namespace: Namespace) -> bool:

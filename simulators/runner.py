@@ -1,8 +1,9 @@
 """Runs a simulated city: generates it, serves it on the wire, and stops it cleanly.
 
 Owns the lifetime of a simulation (what ``stadtnetz simulate`` and the tests
-start): the city runtime, the SNMP agent and fault switches, together, served
-one of two ways:
+start): the city runtime, the SNMP agent and fault switches, together (and, once
+started against a central system, the city's charge points: ``charge_points``),
+served one of two ways:
 
 * on loopback (default, no privileges): one UDP socket answers SNMP for every
   device on 127.20.x.y; pings are answered by the kernel, so ping latency, loss
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulators import netns as netns_module
 from simulators.behaviour import CityRuntime
@@ -29,6 +31,9 @@ from simulators.netns import Namespace
 from simulators.scenarios import Faults
 from simulators.snmp_agent import DEFAULT_MAX_MESSAGE_SIZE, SnmpAgentServer
 from stadtnetz.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from simulators.charge_points import ChargePoints
 
 SNMP_PORT = 161  # in a namespace nothing else listens: port 0 means the standard port
 
@@ -41,12 +46,15 @@ class Simulation:
     faults: Faults
     responder: TunResponder | None = None  # in a network namespace: answers ICMP and SNMP on the TUN device
     namespace: Namespace | None = None
+    charge_points: ChargePoints | None = None  # the city's chargers, once started against a central system
 
     @property
     def port(self) -> int:
         return self.agent.port
 
     async def close(self) -> None:
+        if self.charge_points is not None:
+            await self.charge_points.stop()
         if self.responder is not None:
             self.responder.close()
         await self.agent.close()

@@ -10,6 +10,10 @@ fault takes effect at the clock's current instant.
 On top, named scenarios as text commands (``fibre-cut dist-003``,
 ``degrade hs-0001 loss=30% rtt=80ms``, ``flap hs-0002 period=10s``, ...), run
 one at a time (CLI, control API, tests) or from a scenario file with times.
+With the city's charge points running (:mod:`simulators.charge_points`), a
+device fault reaches the chargers behind it (their connections drop while
+their modem or a device above it is silent, or reboots), and the ``charger-*``
+commands fault, silence and reboot a charger itself.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ import asyncio
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulators.behaviour import MASK32, CityRuntime, OpticsDegradation
 from stadtnetz.units import parse_duration, parse_ratio
+
+if TYPE_CHECKING:
+    from simulators.charge_points import ChargePoints
 
 
 class Faults:
@@ -149,18 +157,29 @@ COMMANDS = {
     "interface-up": "interface-up DEVICE ifindex=N",
     "counter-wrap": "counter-wrap DEVICE [in=30s] [ifindex=N]: the 32-bit octet counters wrap soon",
     "degrade-optics": "degrade-optics DEVICE ifindex=N [rate=6]: receive level falls by rate dB per hour",
+    "charger-fault": "charger-fault CHARGER connector=N error=CODE [vendor=TEXT]: the connector reports Faulted with "
+    "an OCPP 1.6 error code (GroundFailure, OverCurrentFailure, ...) and the vendor's own",
+    "charger-clear": "charger-clear CHARGER [connector=N]: the connector's fault (or every connector's) is cleared",
+    "charger-offline": "charger-offline CHARGER [connection=open|closed]: the charger falls silent while its modem "
+    "answers (its WebSocket left open, or closed)",
+    "charger-online": "charger-online CHARGER: the charger talks again (once its modem and the devices above answer)",
+    "charger-reboot": "charger-reboot CHARGER: the charger restarts: its connection drops, it boots again, every "
+    "connector Available",
 }
+CHARGER_COMMANDS = frozenset(name for name in COMMANDS if name.startswith("charger-"))
 
 
 class Scenarios:
     """Named faults as text commands (``fibre-cut dist-003``), for the CLI, scenario files and tests.
 
-    Must be used on the simulation's event loop (``flap`` schedules itself there).
+    Must be used on the simulation's event loop (``flap`` and the chargers' calls are scheduled there).
+    ``chargers``: the city's running charge points, if any (may be set later, once they run).
     """
 
-    def __init__(self, faults: Faults) -> None:
+    def __init__(self, faults: Faults, chargers: ChargePoints | None = None) -> None:
         self.faults = faults
         self.city = faults.city
+        self.chargers = chargers
         self._children: dict[str, list[str]] = {}
         for device in self.city.city.devices:
             if device.upstream is not None:
@@ -184,6 +203,8 @@ class Scenarios:
         name, *rest = words
         if name not in COMMANDS:
             raise ScenarioError(f"unknown scenario {name!r}; one of: {', '.join(COMMANDS)}")
+        if name in CHARGER_COMMANDS:
+            return self._charger_command(name, rest)
         if not rest:
             raise ScenarioError(f"{name} needs a device: {COMMANDS[name]}")
         device_id, options = rest[0], _options(rest[1:], COMMANDS[name])
@@ -191,9 +212,40 @@ class Scenarios:
             raise ScenarioError(f"{name}: no simulated device {device_id!r}")
         handler = getattr(self, "_" + name.replace("-", "_"))
         try:
-            return handler(device_id, options)
+            done = handler(device_id, options)
         except (KeyError, ValueError) as exc:
             raise ScenarioError(f"{name} {device_id}: {exc}; usage: {COMMANDS[name]}") from None
+        return done + self._follow()
+
+    def _follow(self) -> str:
+        """Let the chargers follow what the command did to the devices on their paths; in words, if any changed."""
+        if self.chargers is None:
+            return ""
+        cut, back = self.chargers.follow_network()
+        said = ""
+        if cut:
+            said += f"; {_chargers(cut)} cut off"
+        if back:
+            said += f"; {_chargers(back)} reconnecting"
+        return said
+
+    def _charger_command(self, name: str, rest: list[str]) -> str:
+        if not rest:
+            raise ScenarioError(f"{name} needs a charger: {COMMANDS[name]}")
+        charger_id, options = rest[0], _options(rest[1:], COMMANDS[name])
+        chargers = self.chargers
+        if chargers is None or not len(chargers):
+            raise ScenarioError(
+                f"{name}: no simulated chargers run here (`stadtnetz simulate --ocpp URL` or the demo starts them)"
+            )
+        if charger_id not in chargers.specs:
+            ids = sorted(chargers.specs)
+            raise ScenarioError(f"{name}: no simulated charger {charger_id!r} (the city has {ids[0]} .. {ids[-1]})")
+        handler = getattr(self, "_" + name.replace("-", "_"))
+        try:
+            return handler(chargers, charger_id, options)
+        except (KeyError, ValueError) as exc:
+            raise ScenarioError(f"{name} {charger_id}: {exc}; usage: {COMMANDS[name]}") from None
 
     def _facing_ports(self, device_id: str) -> list[tuple[str, int]]:
         """The ports of the device's upstream that connect to it: (upstream id, ifIndex)."""
@@ -248,8 +300,10 @@ class Scenarios:
                 if remaining <= 0:
                     self.faults.restore(device_id)
                     self._flapping.pop(device_id, None)
+                    self._follow()
                     return
             self._flapping[device_id] = loop.call_later(period, toggle, remaining, not silent)
+            self._follow()
 
         toggle(None if times is None else 2 * times, True)
         return f"{device_id} flapping every {period:g} s" + (f", {times} times" if times else "")
@@ -265,7 +319,10 @@ class Scenarios:
         _only(options, {"downtime"})
         downtime = parse_duration(options["downtime"]) if "downtime" in options else 0.0
         self.faults.reboot(device_id, downtime)
-        return f"{device_id} rebooting" + (f", silent for {downtime:g} s" if downtime else "")
+        said = f"{device_id} rebooting" + (f", silent for {downtime:g} s" if downtime else "")
+        if self.chargers is not None and (dropped := self.chargers.interrupt(self.subtree(device_id))):
+            said += f"; {_chargers(dropped)} disconnected"
+        return said
 
     def _silence(self, device_id: str, options: dict[str, str]) -> str:
         _only(options, set())
@@ -306,6 +363,47 @@ class Scenarios:
         self.faults.degrade_optics(device_id, int(options["ifindex"]), rate)
         return f"{device_id} ifIndex {options['ifindex']} receive level falling {rate:g} dB/h"
 
+    # ------------------------------------------------------------------ the chargers themselves
+
+    def _charger_fault(self, chargers: ChargePoints, charger_id: str, options: dict[str, str]) -> str:
+        _only(options, {"connector", "error", "vendor"})
+        connector = _connector(options, chargers.connectors(charger_id), required=True)
+        assert connector is not None
+        if "error" not in options:
+            raise ValueError("error=CODE is required")
+        error, vendor = options["error"], options.get("vendor", "")
+        chargers.fault(charger_id, connector, error, vendor)
+        return f"{charger_id} connector {connector} Faulted: {error}" + (f" (vendor {vendor})" if vendor else "")
+
+    def _charger_clear(self, chargers: ChargePoints, charger_id: str, options: dict[str, str]) -> str:
+        _only(options, {"connector"})
+        connector = _connector(options, chargers.connectors(charger_id), required=False)
+        chargers.clear(charger_id, connector)
+        which = f"connector {connector}" if connector is not None else "every connector"
+        return f"{charger_id} {which} Available again"
+
+    def _charger_offline(self, chargers: ChargePoints, charger_id: str, options: dict[str, str]) -> str:
+        _only(options, {"connection"})
+        connection = options.get("connection", "open")
+        if connection not in ("open", "closed"):
+            raise ValueError(f"connection= is open or closed, not {connection!r}")
+        chargers.offline(charger_id, keep_socket=connection == "open")
+        cut = chargers.cut_at(charger_id)
+        where = f"cut off at {cut} anyway" if cut else f"modem {chargers.specs[charger_id].device} still answers"
+        return f"{charger_id} silent, its connection {connection} ({where})"
+
+    def _charger_online(self, chargers: ChargePoints, charger_id: str, options: dict[str, str]) -> str:
+        _only(options, set())
+        if chargers.online(charger_id):
+            return f"{charger_id} talking again"
+        return f"{charger_id} will talk again once {chargers.cut_at(charger_id)} answers"
+
+    def _charger_reboot(self, chargers: ChargePoints, charger_id: str, options: dict[str, str]) -> str:
+        _only(options, set())
+        if chargers.reboot(charger_id):
+            return f"{charger_id} rebooting"
+        return f"{charger_id} rebooting; it connects once {chargers.cut_at(charger_id)} answers"
+
     async def play(self, events: list[tuple[float, str]], log: Callable[[str], None] = print) -> None:
         """Carry out timed commands (seconds from now), in order."""
         loop = asyncio.get_running_loop()
@@ -323,6 +421,22 @@ def _options(words: list[str], usage: str) -> dict[str, str]:
             raise ScenarioError(f"expected key=value, got {word!r}; usage: {usage}")
         options[key] = value
     return options
+
+
+def _chargers(count: int) -> str:
+    return f"{count} charger{'' if count == 1 else 's'}"
+
+
+def _connector(options: dict[str, str], connectors: int, required: bool) -> int | None:
+    text = options.get("connector")
+    if text is None:
+        if required:
+            raise ValueError("connector=N is required")
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= connectors:
+        have = "1" if connectors == 1 else f"1..{connectors}"
+        raise ValueError(f"no connector {text!r} (it has {have})")
+    return int(text)
 
 
 def _only(options: dict[str, str], allowed: set[str]) -> None:

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,6 +145,15 @@ def main() -> None:
     "namespace is named in the ready line and deleted on exit. Without root: a warning, then "
     "loopback, where the kernel answers every ping.",
 )
+@click.option(
+    "--ocpp",
+    "ocpp_url",
+    default=None,
+    metavar="URL",
+    callback=lambda _ctx, _param, value: _central_system_option(value),
+    help="Run the city's EV chargers as OCPP 1.6J clients of this central system (ws:// or wss:// on "
+    "127.0.0.0/8, e.g. ws://127.0.0.1:9000/ocpp; each dials URL/<charger id>, cp-001 ...).",
+)
 def simulate(
     devices: int,
     seed: int,
@@ -154,6 +164,7 @@ def simulate(
     netns: bool,
     control: str,
     scenario_file: Path | None,
+    ocpp_url: str | None,
 ) -> None:
     """Serve a simulated city over SNMP on loopback addresses (127.20.x.y), until stopped.
 
@@ -168,9 +179,14 @@ def simulate(
     `ip netns exec NAME snmpget -v2c -c public 198.19.0.1:1161 1.3.6.1.2.1.1.5.0`.
     Nothing outside that namespace is changed.
 
+    With --ocpp URL the city's charge points (one behind each charger modem)
+    connect to that OCPP central system, charge, and drop off while their modem
+    or a device above it is down (from the host's loopback, with --netns too).
+
     Faults are switched at run time through the control API (`stadtnetz
     scenario http://127.0.0.1:9874 fibre-cut dist-003`) or a --scenario file.
     """
+    from simulators.netns import HomeSockets
     from simulators.scenarios import ScenarioError, load_scenario_file
 
     try:
@@ -179,13 +195,27 @@ def simulate(
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(EXIT_CONFIG)
     namespace = None
+    home: HomeSockets | None = None
     try:
         control_socket = _control_socket(control)  # made before entering a namespace: reachable from the host
         if netns:
+            if ocpp_url is not None:  # the chargers dial the central system on the host's loopback
+                home = HomeSockets()
             namespace = _enter_simulator_namespace()
+        dial_from = home.socket if home is not None and namespace is not None else None
         asyncio.run(
             _simulate(
-                devices, seed, port, community.encode(), write_inventory, duration, namespace, control_socket, events
+                devices,
+                seed,
+                port,
+                community.encode(),
+                write_inventory,
+                duration,
+                namespace,
+                control_socket,
+                events,
+                ocpp_url,
+                dial_from,
             )
         )
     except OSError as exc:
@@ -194,6 +224,19 @@ def simulate(
     finally:
         if namespace is not None:
             _delete_simulator_namespace(namespace)
+        if home is not None:
+            home.close()
+
+
+def _central_system_option(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from simulators.charge_points import central_system_url
+
+    try:
+        return central_system_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ocpp") from None
 
 
 def _control_socket(control: str) -> socket.socket | None:
@@ -266,7 +309,11 @@ async def _simulate(
     namespace: Namespace | None = None,
     control_socket: socket.socket | None = None,
     events: list[tuple[float, str]] | None = None,
+    ocpp_url: str | None = None,
+    dial_from: Callable[[int, int], socket.socket] | None = None,
 ) -> None:
+    """Serve the city (and with ``ocpp_url`` its chargers, dialling from ``dial_from``'s sockets) until stopped."""
+    from simulators.charge_points import ChargePoints
     from simulators.control import serve_control
     from simulators.runner import start_simulation
     from simulators.scenarios import Scenarios
@@ -275,6 +322,11 @@ async def _simulate(
         devices, seed=seed, port=port, community=community, inventory=inventory, netns=namespace
     )
     scenarios = Scenarios(simulation.faults)
+    if ocpp_url is not None and simulation.city.chargers:
+        simulation.charge_points = scenarios.chargers = ChargePoints(
+            simulation.city, ocpp_url, simulation.runtime, socket_factory=dial_from
+        )
+        simulation.charge_points.start()
     control_runner, control_url = (None, "")
     if control_socket is not None:
         control_runner, control_url = await serve_control(scenarios, control_socket)
@@ -301,10 +353,21 @@ async def _simulate(
             soft_wrap=True,
         )
     control_text = f" control {control_url}" if control_url else ""
+    charge_points = simulation.charge_points
+    chargers_text = ""
+    if charge_points is not None:
+        chargers_text = f" chargers {len(charge_points)} {charge_points.base_url}"
+        console.print(
+            f"{charge_points.summary()} dial {charge_points.base_url}/<charger id> (cp-001 behind charger-001, ...)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    elif ocpp_url is not None:
+        console.print(f"the city has no charge points with {devices} devices: --ocpp does nothing", highlight=False)
     # one plain line on stdout that scripts wait for
     out.print(
         f"ready: {len(simulation.city.devices)} devices on {first} .. {last} UDP port {simulation.port}{where}"
-        f"{control_text}",
+        f"{control_text}{chargers_text}",
         highlight=False,
         soft_wrap=True,
     )
@@ -316,6 +379,8 @@ async def _simulate(
     if control_runner is not None:
         await control_runner.cleanup()
     await simulation.close()
+    if charge_points is not None:
+        console.print(charge_points.stats(), highlight=False)
     stats = simulation.agent.stats
     responder = simulation.responder
     unknown = responder.stats.unknown_destination if responder is not None else stats.unknown_destination
@@ -492,8 +557,21 @@ def demo(
                 soft_wrap=True,
             )
         console.print(f"collector polling every {interval:g} s; first values within {interval:g} s", highlight=False)
+        if simulation.charge_points is not None:
+            inside = f" (inside network namespace {namespace.name})" if namespace is not None else ""
+            console.print(
+                f"{simulation.charge_points.summary()} on {service.ocpp_url}{inside}, OCPP 1.6J over WebSocket",
+                highlight=False,
+                soft_wrap=True,
+            )
         if control_url:
             console.print(f"faults: stadtnetz scenario {control_url} fibre-cut dist-003", highlight=False)
+            if simulation.charge_points is not None:
+                console.print(
+                    f"        stadtnetz scenario {control_url} charger-fault cp-007 connector=1 error=GroundFailure",
+                    highlight=False,
+                    soft_wrap=True,
+                )
         out.print(f"metrics: {url}metrics", highlight=False, soft_wrap=True)
         sys.stdout.flush()
 
@@ -564,7 +642,9 @@ def scenario(url: str, command: tuple[str, ...]) -> None:
     """Switch a fault on a running simulator: stadtnetz scenario http://127.0.0.1:9874 fibre-cut dist-003
 
     Commands: fibre-cut, repair, flap, degrade, reboot, silence, restore, slow, interface-down,
-    interface-up, counter-wrap, degrade-optics (GET URL/scenarios lists their options).
+    interface-up, counter-wrap, degrade-optics; with chargers running (the demo, simulate --ocpp)
+    charger-fault, charger-clear, charger-offline, charger-online, charger-reboot
+    (GET URL/scenarios lists their options).
     Exit code 2 if the simulator refuses the command, 1 if it cannot be reached.
     """
     import json

@@ -1,7 +1,9 @@
 """The demo: a simulated city and the service polling it, in one process, no configuration needed.
 
 Owns turning a running simulation into the inventory the service polls
-(what a configuration file would otherwise say) and running both together.
+(what a configuration file would otherwise say: its devices and, with OCPP,
+its charge points behind their modems) and running both together: the city,
+the service, and the city's chargers dialling the service's OCPP endpoint.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simulators.city import City
-from stadtnetz.model import Device, Inventory, Settings, SnmpCredentials
+from stadtnetz.model import Charger, Device, Inventory, OcppSettings, Settings, SnmpCredentials
 from stadtnetz.secrets import Secret
 from stadtnetz.service import Service
 
@@ -21,10 +23,23 @@ if TYPE_CHECKING:
     from simulators.runner import Simulation
 
 DEMO_CREDENTIALS = "simulated-city"
+DEMO_OCPP_PORT = 9875  # the demo's OCPP endpoint, if free (else any free port)
+DEMO_HEARTBEAT = 30.0  # seconds; a charger is offline after 3 without a message
 
 
-def inventory_for_city(city: City, community: bytes, interval: float = 15.0, listen_port: int = 9873) -> Inventory:
-    """The inventory of a simulated city: every device, polled every ``interval`` seconds."""
+def inventory_for_city(
+    city: City,
+    community: bytes,
+    interval: float = 15.0,
+    listen_port: int = 9873,
+    ocpp_port: int | None = None,
+    heartbeat_interval: float = DEMO_HEARTBEAT,
+) -> Inventory:
+    """The inventory of a simulated city: every device, polled every ``interval`` seconds.
+
+    With ``ocpp_port`` (0: any free port) also the city's charge points, each behind
+    its modem, and the OCPP endpoint on 127.0.0.1 they connect to.
+    """
     settings = Settings(interval=interval, timeout=1.0, retries=1, concurrency=256, listen_port=listen_port)
     devices = [
         Device(
@@ -50,7 +65,26 @@ def inventory_for_city(city: City, community: bytes, interval: float = 15.0, lis
     groups: dict[str, list[str]] = {}
     for device in devices:
         groups.setdefault(device.kind, []).append(device.id)
-    return Inventory(settings, credentials, devices, {k: tuple(v) for k, v in groups.items()})
+    inventory = Inventory(settings, credentials, devices, {k: tuple(v) for k, v in groups.items()})
+    if ocpp_port is not None and city.chargers:
+        inventory.ocpp = OcppSettings(
+            listen=("127.0.0.1", ocpp_port), heartbeat_interval=heartbeat_interval, offline_after=3.0
+        )
+        inventory.chargers = [
+            Charger(spec.id, device=spec.device, site=spec.site, district=spec.district, connectors=spec.connectors)
+            for spec in city.chargers
+        ]
+    return inventory
+
+
+def _free_or_any(host: str, port: int) -> int:
+    """``port`` if a TCP listener could take it on ``host`` now, else 0 (any free port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return 0
+    return port
 
 
 async def run_demo(
@@ -63,6 +97,10 @@ async def run_demo(
     stop: asyncio.Event,
     announce: Callable[[str, str, Simulation, Service], None],
     namespace: Namespace | None = None,
+    *,
+    ocpp_port: int = DEMO_OCPP_PORT,
+    heartbeat_interval: float = DEMO_HEARTBEAT,
+    charger_tick: float | None = None,
 ) -> None:
     """Serve a simulated city and poll it until ``stop`` is set.
 
@@ -72,8 +110,15 @@ async def run_demo(
     are pinged too; on loopback the kernel would answer every ping for them, so
     they are polled over SNMP only. The simulator takes ``sim_port`` if free,
     else any free port.
+
+    The city's charge points connect to the service's OCPP endpoint on
+    127.0.0.1 (``ocpp_port`` if free, else any free port; in ``namespace``, its
+    own loopback), an activity step every ``charger_tick`` seconds (default
+    :data:`simulators.charge_points.DEMO_TICK`); they are in
+    ``simulation.charge_points`` and the control API's ``charger-*`` scenarios.
     """
     from collectors.snmp.profiles import load_profiles
+    from simulators.charge_points import DEMO_TICK, ChargePoints
     from simulators.control import serve_control
     from simulators.runner import start_simulation
     from simulators.scenarios import Scenarios
@@ -83,18 +128,33 @@ async def run_demo(
     except OSError:
         simulation = await start_simulation(devices, seed=seed, port=0, netns=namespace)
     control_runner, control_url = None, ""
+    scenarios = Scenarios(simulation.faults)
     try:
         if control is not None:
-            control_runner, control_url = await serve_control(Scenarios(simulation.faults), control)
-        inventory = inventory_for_city(simulation.city, b"public", interval=interval)
+            control_runner, control_url = await serve_control(scenarios, control)
+        inventory = inventory_for_city(
+            simulation.city,
+            b"public",
+            interval=interval,
+            ocpp_port=_free_or_any("127.0.0.1", ocpp_port) if ocpp_port else 0,
+            heartbeat_interval=heartbeat_interval,
+        )
         service = Service(
             inventory, load_profiles(), inventory.devices, listen_socket=listen, ping=namespace is not None
         )
         url = await service.start()
         try:
+            if service.ocpp_url:  # the chargers dial from this thread: the service's namespace, its loopback
+                chargers = ChargePoints(
+                    simulation.city, service.ocpp_url, simulation.runtime, tick=charger_tick or DEMO_TICK
+                )
+                chargers.start()
+                simulation.charge_points = scenarios.chargers = chargers
             announce(url, control_url, simulation, service)
             await stop.wait()
         finally:
+            if simulation.charge_points is not None:
+                await simulation.charge_points.stop()  # before the endpoint goes: no reconnecting to nothing
             await service.stop()
     finally:
         if control_runner is not None:

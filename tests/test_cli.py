@@ -23,7 +23,7 @@ def stadtnetz(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
-def test_make_demo_serves_every_hotspot_within_30_seconds(tmp_path: Path) -> None:
+def test_make_demo_serves_every_hotspot_and_charger_within_30_seconds(tmp_path: Path) -> None:
     started = time.monotonic()
     demo = Daemon(
         ["make", "-s", "demo", "DEMO_ARGS=--listen 127.0.0.1:0 --sim-port 0"], tmp_path / "demo.log", cwd=REPO
@@ -44,6 +44,10 @@ def test_make_demo_serves_every_hotspot_within_30_seconds(tmp_path: Path) -> Non
             return len(set(re.findall(r'stadtnetz_wlan_clients\{device="([^"]+)",kind="hotspot"', body)))
 
         wait_until(lambda: hotspots() >= 520, 30 - (time.monotonic() - started), "520 hotspots on /metrics")
+        # and the city's 60 chargers on the service's OCPP endpoint (as root: inside the demo's namespace)
+        assert "60 chargers (46 AC, 14 DC; 106 connectors) on ws://127.0.0.1:" in demo.log_path.read_text()
+        body = urllib.request.urlopen(url[0], timeout=10).read().decode()
+        assert len(re.findall(r'^stadtnetz_charger_connected\{charger="cp-\d+"\} 1', body, re.MULTILINE)) == 60
         assert time.monotonic() - started < 30
     finally:
         demo.stop()

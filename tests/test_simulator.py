@@ -124,6 +124,23 @@ def test_default_city_has_the_promised_composition() -> None:
         assert sum(plan_counts(total).values()) == total
 
 
+def test_each_charger_modem_has_one_seeded_charge_point_behind_it() -> None:
+    city = generate_city()
+    modems = [d for d in city.devices if d.kind == KIND_CHARGER_MODEM]
+    assert [(c.id, c.device) for c in city.chargers] == [(f"cp-{m.id[-3:]}", m.id) for m in modems]
+    by_id = city.by_id()
+    for charger in city.chargers:
+        assert (charger.site, charger.district) == (by_id[charger.device].site, by_id[charger.device].district)
+        assert (charger.current, charger.connectors) in {("AC", 2), ("DC", 1)}
+        assert charger.power_w in ((11_000,) if charger.current == "AC" else (50_000, 150_000))
+        assert charger.register_wh > 0
+    assert 6 <= sum(c.current == "DC" for c in city.chargers) <= 20  # about a fifth fast chargers
+    switch = by_id["charger-001"].upstream
+    assert switch is not None and city.path_to_core("charger-001") == ("charger-001", switch, by_id[switch].upstream)
+    assert generate_city().chargers == city.chargers
+    assert generate_city(seed=2).chargers != city.chargers
+
+
 def test_city_is_a_tree_under_the_core_with_unique_loopback_addresses() -> None:
     city = generate_city(300, seed=5)
     by_id = city.by_id()
