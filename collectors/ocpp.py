@@ -403,7 +403,8 @@ class CentralSystem:
         last = charger.last_message_monotonic
         if last is None:
             return False
-        return self.clock.monotonic() - last < self.offline_after * self.heartbeat_interval
+        # judged by the interval the chargers were told (whole seconds), not the configured float
+        return self.clock.monotonic() - last < self.offline_after * self.heartbeat_interval_seconds
 
     def snapshot(self) -> dict[str, ChargerSnapshot]:
         """Every charger of the inventory as it is now, by id."""

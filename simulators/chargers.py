@@ -35,12 +35,12 @@ import logging
 import random
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.datatypes import MeterValue, SampledValue
 from ocpp.v16.enums import (
@@ -49,8 +49,10 @@ from ocpp.v16.enums import (
     ChargePointStatus,
     DataTransferStatus,
     Measurand,
+    MessageTrigger,
     Reason,
     RegistrationStatus,
+    TriggerMessageStatus,
     UnitOfMeasure,
 )
 from websockets.asyncio.client import ClientConnection, connect
@@ -108,11 +110,24 @@ class SimulatorStats:
 
 
 class _Client(ChargePoint):
-    """The charger's side of the connection; it answers DataTransfer from the central system, nothing else."""
+    """The charger's side of the connection: it answers DataTransfer, and TriggerMessage for its statuses."""
+
+    resend_statuses: Callable[[], Awaitable[None]] | None = None  # set by its SimulatedCharger
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: object) -> call_result.DataTransfer:
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    @on(Action.trigger_message)
+    def on_trigger(self, requested_message: str, **_: object) -> call_result.TriggerMessage:
+        wanted = requested_message == MessageTrigger.status_notification and self.resend_statuses is not None
+        status = TriggerMessageStatus.accepted if wanted else TriggerMessageStatus.not_implemented
+        return call_result.TriggerMessage(status=status)
+
+    @after(Action.trigger_message)
+    async def after_trigger(self, requested_message: str, **_: object) -> None:
+        if requested_message == MessageTrigger.status_notification and self.resend_statuses is not None:
+            await self.resend_statuses()  # (a task of its own: the ocpp package does not wait for it)
 
 
 class SimulatedCharger:
@@ -285,6 +300,7 @@ class SimulatedCharger:
     async def _session(self, ws: ClientConnection) -> None:
         """One connection: the package's reader and this charger's work, until either ends."""
         cp = _Client(self.id, ws, response_timeout=self.response_timeout, logger=_MUTE)
+        cp.resend_statuses = self._all_statuses
         self._cp = cp
         reader = asyncio.create_task(cp.start())
         work = asyncio.create_task(self._work(cp))
@@ -299,6 +315,12 @@ class SimulatedCharger:
             self.stats.last_error = type(work.exception()).__name__
 
     async def _work(self, cp: _Client) -> None:
+        if self.booted.is_set():
+            # connected again without having restarted (its link dropped, or the central system's):
+            # a charger does not boot for that, nor repeat its statuses unasked; it just carries on
+            await self._call(call.Heartbeat())
+            await asyncio.gather(self._heartbeats(), self._activity())
+            return
         await self._boot(cp)
         for transaction_id, _connector, meter in self._cut_by_reboot:
             stop = call.StopTransaction(
