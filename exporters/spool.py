@@ -424,12 +424,6 @@ class Spool:
             self._active_fd = None
         segment.sealed = True
 
-    def sync(self) -> None:
-        """fsync what was appended (unless the policy is ``never``)."""
-        with self._lock:
-            if self.fsync != "never":
-                self._sync_locked()
-
     def sync_if_due(self) -> None:
         """Under ``interval``: fsync if something was appended and ``fsync_interval`` has passed."""
         with self._lock:
@@ -605,11 +599,6 @@ class Spool:
             if segment.acked < len(segment.records):
                 return segment.records[segment.acked].appended
         return None
-
-    def wait_empty(self, timeout: float | None = None) -> bool:
-        """Block until every point was acknowledged (or dropped); False if ``timeout`` seconds passed first."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self._pending_points == 0, timeout)
 
     def wake(self) -> None:
         """Wake whoever is in :meth:`wait` (it returns if its ``interrupted()`` is now true)."""

@@ -67,7 +67,3 @@ class FlapDetector:
         else:
             state.flapping = state.change >= self.high
         return state.flapping
-
-    def is_flapping(self, device_id: str) -> bool:
-        state = self.devices.get(device_id)
-        return state is not None and state.flapping

@@ -68,9 +68,6 @@ class DeviceMatch:
             and (not self.groups or device.group in self.groups)
         )
 
-    def is_empty(self) -> bool:
-        return not (self.devices or self.sites or self.districts or self.kinds or self.tags or self.groups)
-
 
 @dataclass(frozen=True, slots=True)
 class Recurrence:

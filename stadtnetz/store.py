@@ -892,10 +892,6 @@ class Outage:
     root_cause: str
     in_maintenance: bool
 
-    def seconds_within(self, start: float, end: float) -> float:
-        """How much of [start, end) the outage covers (an open one runs to ``end``)."""
-        return max(0.0, min(end, self.end if self.end is not None else end) - max(start, self.start))
-
 
 @dataclass(frozen=True, slots=True)
 class Transition:

@@ -33,8 +33,3 @@ def parse_oid(text: str) -> Oid:
 def format_oid(oid: Iterable[int]) -> str:
     """``(1, 3, 6)`` -> ``"1.3.6"``."""
     return ".".join(map(str, oid))
-
-
-def is_under(oid: Oid, root: Oid) -> bool:
-    """True if ``oid`` lies strictly inside the subtree rooted at ``root``."""
-    return len(oid) > len(root) and oid[: len(root)] == root
