@@ -792,6 +792,13 @@ MIN_SPOOL_BYTES = 1 << 20
 def _url(value: Any) -> str:
     text = _text(value).strip()
     parts = urllib.parse.urlsplit(text)
+    if "@" in parts.netloc:
+        # never echo ``text``: the part before the @ is a user name and perhaps a password
+        raise ValueError(
+            "credentials in the URL are not allowed (they would show in `stadtnetz check`, logs and errors): "
+            f"write the URL without user:password@ ({parts.scheme or 'http'}://{parts.netloc.rpartition('@')[2]}) "
+            "and give InfluxDB's API token as token: ${ENV_VAR} or token: file:PATH"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ValueError(f"expected the server's URL, e.g. http://127.0.0.1:8086 (http or https), got {text!r}")
     try:

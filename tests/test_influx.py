@@ -430,6 +430,8 @@ def line_of(path: Path, marker: str) -> int:
         ("  token: " + TOKEN + "\n", "token:", "influx.token", "a literal token is not allowed"),
         ("  precision: minutes\n", "precision:", "influx.precision", "'s', 'ms', 'us' or 'ns'"),
         ("  url: ftp://host\n", "url:", "influx.url", "expected the server's URL"),
+        ("  url: http://admin:" + TOKEN + "@127.0.0.1:8086\n", "url:", "influx.url", "credentials in the URL"),
+        ("  url: https://" + TOKEN + "@influx.example:8086\n", "url:", "influx.url", "https://influx.example:8086"),
         ("  spool: {path: s, max_bytes: 10KiB}\n", "spool:", "influx.spool.max_bytes", "at least 1MiB"),
         ("  spool: {path: s, fsync: sometimes}\n", "spool:", "influx.spool.fsync", "'always', 'interval' or 'never'"),
         ("  batchsize: 10\n", "batchsize:", "influx.batchsize", "did you mean 'batch_size'"),
