@@ -13,7 +13,9 @@ Everything else is counted in :class:`TrapStats` and dropped: datagrams the
 codec rejects and SNMPv2 traps without snmpTrapOID.0 (``malformed``), traps
 from no known device (``unknown_source``), traps whose community the device
 does not accept (``bad_community``) and non-trap PDUs such as GetRequest or
-Response (``not_a_trap``). Drops are logged
+Response (``not_a_trap``). A valid message that our own code then fails on is
+``handler_error`` (a bug here, logged at WARNING with its traceback; never counted
+against the device as ``malformed``). Drops are logged
 on the ``stadtnetz.traps`` logger at most once per reason per minute, with a
 count; a community is never logged. :class:`TrapStatsCollector` exports the
 counters to Prometheus at scrape time.
@@ -96,6 +98,7 @@ class DropReason(enum.StrEnum):
     BAD_COMMUNITY = "bad_community"
     BAD_CREDENTIALS = "bad_credentials"  # SNMPv3: unknown user, wrong key, not in the time window
     NOT_A_TRAP = "not_a_trap"
+    HANDLER_ERROR = "handler_error"  # a valid message our own code failed on: a bug here, not the device's fault
 
 
 # v1 generic-trap numbers (RFC 1157) and v2 snmpTrapOID values (RFC 3418) of the kinds we know
@@ -312,9 +315,17 @@ class TrapReceiver:
             return
         try:
             self._message(message, addr)
-        except Exception:  # a decoded message we cannot interpret: never let it stop the receiver
-            log.debug("trap from %s could not be interpreted", addr[0], exc_info=True)
-            self._drop(DropReason.MALFORMED, addr, "a message that could not be interpreted")
+        except Exception:  # the codec accepted it, so this is our bug: never let it stop the receiver
+            self.stats.dropped[DropReason.HANDLER_ERROR] += 1
+            count = self._limiter.due(DropReason.HANDLER_ERROR.value)
+            if count:
+                log.warning(
+                    "trap port: %d valid message(s) could not be handled since the last report (a bug in "
+                    "stadtnetz, please report it); latest from %s",
+                    count,
+                    addr[0],
+                    exc_info=True,
+                )
 
     def _message(self, message: Message, addr: tuple) -> None:
         pdu = message.pdu

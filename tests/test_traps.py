@@ -85,6 +85,7 @@ class RunningReceiver:
         clock: Clock | None = None,
         on_trap: Callable[[TrapEvent], None] | None = None,
         v3_users: tuple[V3User, ...] = (),
+        communities: Callable[[Device], Any] | None = None,
     ) -> None:
         self.events: queue.Queue[TrapEvent] = queue.Queue()
         self.loop = asyncio.new_event_loop()
@@ -92,7 +93,7 @@ class RunningReceiver:
         self.thread.start()
         self.receiver = TrapReceiver(
             DEVICES,
-            lambda device: COMMUNITIES[device.id],
+            communities or (lambda device: COMMUNITIES[device.id]),
             on_trap or self.events.put,
             clock=clock,
             receive_buffer=64 * 1024 * 1024,
@@ -446,6 +447,26 @@ def test_a_failing_callback_is_counted_and_does_not_stop_the_receiver(caplog: py
         assert running.stats.received[TrapKind.LINK_DOWN] == 2
         failures = [r for r in caplog.records if r.name == "stadtnetz.traps" and r.exc_info]
         assert len(failures) == 1 and "state update failed" in str(failures[0].exc_info[1])
+    finally:
+        running.close()
+
+
+def test_our_own_bug_while_handling_a_valid_trap_is_a_handler_error_not_malformed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a communities source that returns a number instead of a list: a bug on our side, after the codec accepted it
+    running = RunningReceiver(communities=lambda device: 7 if device.id == "sw-rathaus" else COMMUNITIES[device.id])
+    try:
+        with caplog.at_level(logging.WARNING, logger="stadtnetz.traps"):
+            for _ in range(3):
+                trap(running, "", f"{TRAPS}.3", f"{IF_INDEX}.2", "i", "2")
+            trap(running, "", f"{TRAPS}.3", f"{IF_INDEX}.2", "i", "2", community="wlan-ro", source=ACCESS_POINT)
+        assert running.dropped(DropReason.HANDLER_ERROR) == 3
+        assert running.dropped(DropReason.MALFORMED) == 0
+        assert running.event().device_id == "ap-marktplatz"  # the receiver goes on serving the others
+        warnings = [r for r in caplog.records if r.name == "stadtnetz.traps" and r.levelno == logging.WARNING]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]  # rate-limited: one line for three
+        assert "could not be handled" in warnings[0].getMessage() and warnings[0].exc_info is not None
     finally:
         running.close()
 
