@@ -9,9 +9,11 @@ them through influxdb-client's write service, one synchronous request at a time
 (gzip level 1, the configured precision, at most ``batch_size`` points per
 request), retries with exponential backoff while the server is down or answers
 5xx, 429, 401, 403 or 404 (a wrong token or bucket can be fixed without losing
-points), and acknowledges a record to the spool only on a 2xx answer; 400, 413
-and 422 mean the server will never take those points: they are dropped, logged
-and counted as ``rejected``. On stop it sends for a few seconds more if it
+points), and acknowledges a record to the spool only on a 2xx answer; 400 and
+422 mean the server will never take those points: they are dropped, logged and
+counted as ``rejected``. 413 (body too large for the server's limit) sends the
+batch again in halves of its lines, down to single lines, so only a line that
+alone is too large is dropped as ``rejected``. On stop it sends for a few seconds more if it
 can, then leaves the rest on disk for the next start. influxdb-client's own
 batching writer is not used: it drops a batch when its retries run out and
 what is pending when it is closed while the server is down (``tests/test_influx.py``
@@ -59,8 +61,10 @@ In VictoriaMetrics a field reads back as ``<measurement>_<field>``, e.g.
 ``stadtnetz_influx_points_spooled_total``, ``stadtnetz_influx_points_sent_total``,
 ``stadtnetz_influx_points_failed_total`` (in attempts that failed; retried),
 ``stadtnetz_influx_points_dropped_total{reason}`` (``spool_full``; ``rejected``:
-the server refused them as invalid, 400/413/422; ``disk_error``: the spool could
-not write them), ``stadtnetz_influx_write_errors_total``,
+the server refused them as invalid, 400/422, or a single line over its size
+limit, 413; ``disk_error``: the spool could not write them),
+``stadtnetz_influx_write_errors_total``, ``stadtnetz_influx_write_requests_split_total``
+(413 answers whose batch was sent again in halves),
 ``stadtnetz_influx_spool_truncated_bytes_total``.
 
 The token is a :class:`stadtnetz.secrets.Secret`, revealed only to the client
@@ -290,7 +294,11 @@ class LineEncoder:
 
 
 class WriteRejectedError(Exception):
-    """The server refused the points for good (400, 413, 422): sending them again cannot help."""
+    """The server refused the points for good (400, 422): sending them again cannot help."""
+
+
+class PayloadTooLargeError(WriteRejectedError):
+    """HTTP 413: the request body is larger than the server takes; smaller parts of it may well be taken."""
 
 
 class InfluxWriter:
@@ -345,6 +353,8 @@ class InfluxWriter:
                 **options,
             )
         except ApiException as exc:
+            if exc.status == 413:
+                raise PayloadTooLargeError(f"HTTP 413: {getattr(exc, 'message', '') or exc.reason}") from None
             if exc.status in REJECTED_STATUSES:
                 raise WriteRejectedError(f"HTTP {exc.status}: {getattr(exc, 'message', '') or exc.reason}") from None
             raise
@@ -369,6 +379,7 @@ class SenderStats:
     points_failed: int = 0
     write_errors: int = 0
     requests: int = 0
+    split_requests: int = 0  # batches the server found too large (413), sent again in halves
 
 
 class Sender:
@@ -437,8 +448,7 @@ class Sender:
                         break
                     continue
                 try:
-                    self.stats.requests += 1
-                    self._write(batch.payload, batch.precision)
+                    refused = self._send(batch.payload, batch.precision)
                 except WriteRejectedError as exc:
                     self.spool.reject(batch)
                     log.error(
@@ -460,8 +470,16 @@ class Sender:
                         break
                     self._failed(exc)
                 else:
-                    self.spool.ack(batch)
-                    self.stats.points_sent += batch.points
+                    self.spool.ack(batch, rejected=refused)
+                    self.stats.points_sent += batch.points - refused
+                    if refused:
+                        log.error(
+                            "influx: %s refused %d of %d points for good even in parts of one line; dropped "
+                            "them (counted as rejected)",
+                            self.where,
+                            refused,
+                            batch.points,
+                        )
                     if self._failures:
                         log.info(
                             "influx: writing to %s works again after %d failed attempts over %.0f s; "
@@ -474,6 +492,32 @@ class Sender:
                         self._failures, self._failing_since = 0, None
         except Exception:  # pragma: no cover - a bug; the points stay in the spool
             log.exception("influx: the sender stopped on an unexpected error; points stay in the spool")
+
+    def _send(self, payload: bytes, precision: str) -> int:
+        """Send ``payload``; on 413 send it again in halves of its lines, down to single lines.
+
+        Returns the number of lines the server refused for good (a single line still too large, or a part
+        refused as invalid once the batch was split); raises :class:`WriteRejectedError` when the whole
+        payload is refused, anything else when a request failed (then the whole batch is sent again later:
+        parts the server took before are sent twice, as after a crash between a 2xx and the acknowledgement).
+        """
+        self.stats.requests += 1
+        try:
+            self._write(payload, precision)
+            return 0
+        except PayloadTooLargeError:
+            lines = payload.splitlines(keepends=True)
+            if len(lines) < 2:
+                raise
+            self.stats.split_requests += 1
+            half = len(lines) // 2
+            refused = 0
+            for part in (b"".join(lines[:half]), b"".join(lines[half:])):
+                try:
+                    refused += self._send(part, precision)
+                except WriteRejectedError:
+                    refused += part.count(b"\n")
+            return refused
 
     def _failed(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -707,6 +751,11 @@ class InfluxStatsCollector:
             ("points_failed", stats.points_failed, "Points in write attempts that failed; they are retried."),
             ("write_errors", stats.write_errors, "Write requests to InfluxDB that failed (retried)."),
             (
+                "write_requests_split",
+                stats.split_requests,
+                "Write requests InfluxDB found too large (HTTP 413), sent again in halves.",
+            ),
+            (
                 "spool_truncated_bytes",
                 spool.stats.truncated_bytes if spool else 0,
                 "Bytes of torn or corrupt records cut off the spool when it was opened (never replayed).",
@@ -718,7 +767,8 @@ class InfluxStatsCollector:
         dropped = CounterMetricFamily(
             "stadtnetz_influx_points_dropped",
             "Points that will never reach InfluxDB, by reason: spool_full (the oldest segment made room), "
-            "rejected (the server refused them as invalid), disk_error (the spool could not write them).",
+            "rejected (the server refused them as invalid, or one line alone was too large), "
+            "disk_error (the spool could not write them).",
             labels=["reason"],
         )
         reasons = spool.stats.dropped if spool else {"spool_full": 0, "rejected": 0, "disk_error": 0}

@@ -530,11 +530,17 @@ class Spool:
             self._read_fd = (segment.seq, os.open(segment.path, os.O_RDONLY))
         return self._read_fd[1]
 
-    def ack(self, batch: Batch) -> None:
-        """The server acknowledged ``batch``: advance past it; delete its segment once all of it is acknowledged."""
+    def ack(self, batch: Batch, rejected: int = 0) -> None:
+        """The server acknowledged ``batch``: advance past it; delete its segment once all of it is acknowledged.
+
+        ``rejected``: how many of its points the server refused for good (a batch sent in parts, some of
+        which were refused); they are counted as dropped (``rejected``), the rest as acknowledged.
+        """
         with self._lock:
             self._finish(batch)
-            self.stats.acked_points += batch.points
+            if rejected:
+                self._count_drop("rejected", rejected)
+            self.stats.acked_points += batch.points - rejected
             if self._orphaned:
                 self._orphaned = False  # its segment was dropped meanwhile; the points arrived all the same
                 return

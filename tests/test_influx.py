@@ -55,6 +55,7 @@ from stadtnetz.clock import ManualClock
 from stadtnetz.config import ConfigError, load_inventory
 from stadtnetz.model import Device, InfluxSettings, InfluxSpool, MetricDef, MetricKind, Reading
 from stadtnetz.state import State
+from tests.support.nginx import ReverseProxy
 from tests.support.processes import Daemon, free_port, wait_until
 from tests.support.simulation import start_simulator_process
 from tests.support.victoriametrics import ExportedSeries, VictoriaMetrics
@@ -822,6 +823,48 @@ def test_outage_with_a_sigkill_loses_nothing_and_repeats_nothing(tmp_path: Path,
     """The server is away 10 s in the default run, 60 s with STADTNETZ_LONG_TESTS=1 (the issue's figure)."""
     summary = run_outage(tmp_path, city, 60.0 if LONG else 10.0)
     assert summary["found_values"] == summary["values"]
+
+
+# --- a server that finds a batch too large (HTTP 413) --------------------------------------------------------------
+
+
+def test_a_batch_too_large_for_the_server_is_split_not_dropped(tmp_path: Path, victoria: VictoriaMetrics) -> None:
+    # nginx in front of the database with a small body limit, as many InfluxDB servers run: it answers 413
+    proxy = ReverseProxy(tmp_path / "nginx", victoria.url, max_body="16k")
+    base = int(time.time()) - 3600  # all in the past: the server ignores points from the future
+    count = 2000  # ~70 KB of line protocol in one record: four times the limit
+    spool = Spool(tmp_path / "spool", 1 << 22, "interval", precision="s")
+    batch = b"".join(f"split,device=d{i % 20} value={i}i {base + i}\n".encode() for i in range(count))
+    spool.append(batch, count, base)
+    huge = f"split,device=huge note=\"{'x' * 20_000}\",value=1i {base}\n"  # one line alone over the limit
+    spool.append(huge.encode(), 1, base)
+    writer = InfluxWriter(proxy.url, "o", "stadtnetz", timeout=5, gzip=False)
+    sender = Sender(spool, writer.write, batch_size=10_000, flush_interval=0.1, retry_max=0.2)
+    sender.start()
+    try:
+        wait_until(lambda: spool.pending_points == 0, 30, "the spool sent")
+        sender.close(drain=0)
+        stored = victoria.export('{__name__="split_value"}')
+    finally:
+        writer.close()
+        spool.close()
+        proxy.stop()
+    server_values = sorted(int(v) for series in stored for v in series.values if series.labels["device"] != "huge")
+    assert server_values == list(range(count))  # every point of the large batch arrived, once
+    assert spool.stats.dropped["rejected"] == 1  # only the line that is too large even alone
+    assert sender.stats.split_requests >= 2 and sender.stats.points_sent == count
+    registry = CollectorRegistry()
+    registry.register(InfluxStatsCollector(_StatsOnly(spool, sender)))
+    text = generate_latest(registry).decode()
+    assert f"stadtnetz_influx_write_requests_split_total {float(sender.stats.split_requests)}" in text
+    assert 'stadtnetz_influx_points_dropped_total{reason="rejected"} 1.0' in text
+
+
+class _StatsOnly:
+    """What InfluxStatsCollector reads of an exporter: its spool and sender."""
+
+    def __init__(self, spool: Spool, sender: Sender) -> None:
+        self.spool, self.sender = spool, sender
 
 
 # --- influxdb-client's own batching writer, side by side ------------------------------------------------------------
