@@ -73,6 +73,7 @@ class Scheduler:
         registry: CollectorRegistry | None = None,
         unreachable: Callable[[Device], bool] = lambda device: False,
         unreachable_concurrency: int | None = None,
+        metric_prefix: str = "stadtnetz_scheduler",
     ) -> None:
         self.devices = list(devices)
         self.poll = poll
@@ -87,25 +88,25 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         registry = registry if registry is not None else CollectorRegistry()
         self.lag = Histogram(
-            "stadtnetz_scheduler_lag_seconds",
+            f"{metric_prefix}_lag_seconds",
             "How late polls start after they are due.",
             registry=registry,
             buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60),
         )
         self.overruns = Counter(
-            "stadtnetz_scheduler_overruns",
+            f"{metric_prefix}_overruns",
             "Polls skipped because the device's previous poll was still running.",
             registry=registry,
         )
-        self.started = Counter("stadtnetz_scheduler_polls_started", "Polls started.", registry=registry)
+        self.started = Counter(f"{metric_prefix}_polls_started", "Polls started.", registry=registry)
         self.on_demand = Counter(
-            "stadtnetz_scheduler_on_demand_checks",
+            f"{metric_prefix}_on_demand_checks",
             "Polls started at once to settle a device's status.",
             registry=registry,
         )
-        in_flight = Gauge("stadtnetz_scheduler_polls_in_flight", "Polls running now.", registry=registry)
+        in_flight = Gauge(f"{metric_prefix}_polls_in_flight", "Polls running now.", registry=registry)
         in_flight.set_function(lambda: len(self._running))
-        devices_gauge = Gauge("stadtnetz_scheduler_devices", "Devices this process polls.", registry=registry)
+        devices_gauge = Gauge(f"{metric_prefix}_devices", "Devices this process polls.", registry=registry)
         devices_gauge.set(len(self.devices))
 
     def poll_now(self, device_id: str) -> bool:

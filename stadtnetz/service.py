@@ -309,7 +309,8 @@ class Service:
             self.ping_rounds.round,
             len(self.ping_devices) + 1,
             self.clock,
-            CollectorRegistry(),  # its counters would clash with the SNMP scheduler's; the rounds are counted
+            self.registry,
+            metric_prefix="stadtnetz_ping_scheduler",  # beside the SNMP scheduler's stadtnetz_scheduler_*
         )
 
     async def start(self) -> str:

@@ -15,6 +15,7 @@ import statistics
 import time
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 
 from collectors.ping import Pinger, PingStats
@@ -96,6 +97,8 @@ def test_fibre_cut_with_ping_and_snmp_is_one_down_switch(city: ThreadedSimulatio
                 raise AssertionError(f"{phase}: not reached in {timeout} s; not up: {not_up}")
 
             await until(lambda: all(s.status in (Status.UP, Status.DEGRADED) for s in status.values()), 40, "start")
+            async with aiohttp.ClientSession() as http, http.get(f"{service.url}metrics") as response:
+                metrics = await response.text()
             changes.clear()
             city.call(scenarios.run, f"fibre-cut {switch}")
             cut = await until(
@@ -108,7 +111,13 @@ def test_fibre_cut_with_ping_and_snmp_is_one_down_switch(city: ThreadedSimulatio
             )
             city.call(scenarios.run, f"repair {switch}")
             repaired = await until(lambda: all(status[d].status is Status.UP for d in [switch, *below]), 30, "repair")
-            return {"changes": list(changes), "cut": cut, "repaired": repaired, "ping": service.state[below[0]].ping}
+            return {
+                "metrics": metrics,
+                "changes": list(changes),
+                "cut": cut,
+                "repaired": repaired,
+                "ping": service.state[below[0]].ping,
+            }
         finally:
             await service.stop()
 
@@ -119,3 +128,13 @@ def test_fibre_cut_with_ping_and_snmp_is_one_down_switch(city: ThreadedSimulatio
     assert outcome["cut"] < 15  # seconds from the cut to the verdict, with a 3 s interval
     ping = outcome["ping"]
     assert ping is not None and ping.sent_total > ping.received_total > 0  # pinged before, during, after
+    # the ping scheduler's own numbers are on /metrics beside the SNMP scheduler's
+    metrics = {
+        name: float(value)
+        for name, value in (line.rsplit(" ", 1) for line in str(outcome["metrics"]).splitlines())
+        if not name.startswith("#")
+    }
+    assert metrics["stadtnetz_ping_scheduler_devices"] == len(inventory.devices)
+    assert metrics["stadtnetz_ping_scheduler_polls_started_total"] >= len(inventory.devices)
+    assert metrics["stadtnetz_ping_scheduler_lag_seconds_count"] >= len(inventory.devices)
+    assert metrics["stadtnetz_scheduler_devices"] == len(inventory.devices)
