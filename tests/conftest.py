@@ -7,6 +7,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.real_snmpd import SNMPD_COMMUNITY, SNMPD_HOST, start_snmpd
+from tests.support.root import require_root
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.needs_root("what for")``: fail with that reason, before any fixture runs, without root."""
+    marker = item.get_closest_marker("needs_root")
+    if marker is not None:
+        require_root(marker.args[0] if marker.args else "this test")
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,8 @@ from scapy.packet import Raw
 from collectors.ping import Pinger, PingError, PingerStats, PingStats
 from tests.support.netns_ping import run_scenario
 
+NEEDS_ROOT = pytest.mark.needs_root("raw ICMP sockets and network namespaces (unprivileged ICMP is off on Debian)")
+
 T = TypeVar("T")
 V4, V6 = socket.AF_INET, socket.AF_INET6
 # Loopback answers in ~0.1 ms, but an RTT includes the event loop's delay in reading the reply: on a busy 2-core
@@ -147,6 +149,7 @@ def test_ping_stats_loss_rtts_and_jitter() -> None:
 # --------------------------------------------------------------------------- loopback, raw sockets
 
 
+@NEEDS_ROOT
 @pytest.mark.parametrize("payload_size", [0, 5, 16, 37])
 def test_echo_request_on_the_wire_is_what_scapy_builds(payload_size: int) -> None:
     async def scenario() -> tuple[PingStats, list[Captured]]:
@@ -168,6 +171,7 @@ def test_echo_request_on_the_wire_is_what_scapy_builds(payload_size: int) -> Non
     assert len({c.icmp[8 : 8 + min(payload_size, 8)] for c in ours}) == 1  # the cookie is the pinger's
 
 
+@NEEDS_ROOT
 def test_auto_prefers_a_datagram_socket_and_falls_back_to_raw() -> None:
     async def scenario() -> dict[int, str]:
         async with Pinger() as pinger:
@@ -177,6 +181,7 @@ def test_auto_prefers_a_datagram_socket_and_falls_back_to_raw() -> None:
     assert run(scenario()) == {V4: "dgram" if dgram_permitted() else "raw"}
 
 
+@NEEDS_ROOT
 def test_loopback_v4_and_v6_every_echo_answered() -> None:
     async def scenario() -> tuple[PingStats, PingStats, PingerStats, dict[int, str]]:
         async with Pinger(socket_kind="raw") as pinger:
@@ -193,6 +198,7 @@ def test_loopback_v4_and_v6_every_echo_answered() -> None:
     assert (stats.sent, stats.received, stats.timeouts, stats.send_errors) == (12, 12, 0, 0)
 
 
+@NEEDS_ROOT
 def test_sweep_of_2000_loopback_hosts_returns_every_host() -> None:
     hosts = [*loopback_hosts(2000, 32), "::1"]
     hosts_with_duplicates = [*hosts, hosts[0], hosts[-1]]
@@ -213,6 +219,7 @@ def test_sweep_of_2000_loopback_hosts_returns_every_host() -> None:
     assert elapsed < 1.5  # all answered: the sweep ends with the last reply, not at the timeout
 
 
+@NEEDS_ROOT
 def test_count_and_timeout_apply_per_host_in_a_sweep() -> None:
     async def scenario() -> dict[str, PingStats]:
         async with Pinger(socket_kind="raw", max_rate=math.inf) as pinger:
@@ -227,6 +234,7 @@ def test_count_and_timeout_apply_per_host_in_a_sweep() -> None:
 # --------------------------------------------------------------------------- timing: spread and rate
 
 
+@NEEDS_ROOT
 def test_spread_spaces_probes_evenly() -> None:
     async def scenario() -> tuple[PingStats, dict[str, PingStats], float, list[Captured]]:
         async with EchoCapture() as capture, Pinger(socket_kind="raw", max_rate=math.inf) as pinger:
@@ -261,6 +269,7 @@ def test_spread_spaces_probes_evenly() -> None:
     assert 0.3 < by_host[-1][1] - firsts[0] < 0.45  # the whole round: (1 + 3/4) * 0.2 s
 
 
+@NEEDS_ROOT
 def test_rate_limit_holds_for_a_sweep() -> None:
     hosts = loopback_hosts(400, 35)
 
@@ -285,6 +294,7 @@ def test_rate_limit_holds_for_a_sweep() -> None:
 # --------------------------------------------------------------------------- what else a raw socket sees
 
 
+@NEEDS_ROOT
 def test_without_the_kernel_filter_our_own_requests_are_seen_and_ignored() -> None:
     async def scenario() -> tuple[PingStats, PingerStats]:
         async with Pinger(socket_kind="raw", icmp_filter=False) as pinger:
@@ -299,6 +309,7 @@ def test_without_the_kernel_filter_our_own_requests_are_seen_and_ignored() -> No
     assert (counters.received, counters.malformed) == (10, 0)
 
 
+@NEEDS_ROOT
 def test_other_processes_pings_are_counted_and_ignored() -> None:
     hosts = loopback_hosts(20, 37)
     fping = subprocess.Popen(
@@ -324,6 +335,7 @@ def test_other_processes_pings_are_counted_and_ignored() -> None:
     assert counters.unmatched > 50  # fping's replies to the same hosts reached our raw socket
 
 
+@NEEDS_ROOT
 def test_forged_and_broken_replies_are_counted_and_never_matched() -> None:
     async def scenario() -> tuple[PingerStats, PingerStats, PingStats]:
         async with EchoCapture() as capture, Pinger(socket_kind="raw") as pinger:
@@ -358,6 +370,7 @@ def test_forged_and_broken_replies_are_counted_and_never_matched() -> None:
 # --------------------------------------------------------------------------- sequence numbers, lifecycle
 
 
+@NEEDS_ROOT
 def test_sequence_wraps_and_skips_pairs_still_in_flight() -> None:
     async def scenario() -> tuple[list[PingStats], list[int], PingStats, list[int], PingStats, list[int]]:
         async with EchoCapture() as capture, Pinger(socket_kind="raw") as pinger:
@@ -391,6 +404,7 @@ def test_sequence_wraps_and_skips_pairs_still_in_flight() -> None:
     assert skipped_seqs == [9]
 
 
+@NEEDS_ROOT
 def test_cancelled_and_closed_rounds_leave_nothing_behind() -> None:
     async def scenario() -> None:
         pinger = Pinger(socket_kind="raw", max_rate=50)
@@ -447,6 +461,7 @@ def test_invalid_arguments_are_refused() -> None:
 # --------------------------------------------------------------------------- in network namespaces
 
 
+@NEEDS_ROOT
 def test_datagram_sockets_in_a_namespace_that_permits_them() -> None:
     result = run_scenario("dgram")
     assert result["auto_kind"] == {"v4": "dgram"}
@@ -466,6 +481,7 @@ def test_datagram_sockets_in_a_namespace_that_permits_them() -> None:
     assert counters["unmatched"] == counters["malformed"] == counters["timeouts"] == 0
 
 
+@NEEDS_ROOT
 @pytest.mark.parametrize("kind", ["raw", "dgram"])
 def test_hosts_that_never_answer_time_out(kind: str) -> None:
     result = run_scenario("silent", kind)
@@ -504,6 +520,7 @@ DELIVERED = {
 }
 
 
+@NEEDS_ROOT
 @pytest.mark.parametrize(("kind", "icmp_filter"), list(DELIVERED))
 def test_forged_replies_never_answer_a_probe(kind: str, icmp_filter: str) -> None:
     result = run_scenario("forgery", kind, icmp_filter)
@@ -530,6 +547,7 @@ def test_forged_replies_never_answer_a_probe(kind: str, icmp_filter: str) -> Non
         assert twin["received"] == [1, 1]
 
 
+@NEEDS_ROOT
 @pytest.mark.parametrize("kind", ["raw", "dgram"])
 def test_unroutable_probes_fail_at_once_as_send_errors(kind: str) -> None:
     result = run_scenario("lo_down", kind)
@@ -539,6 +557,7 @@ def test_unroutable_probes_fail_at_once_as_send_errors(kind: str) -> None:
     assert (result["stats"]["send_errors"], result["stats"]["sent"], result["stats"]["timeouts"]) == (3, 0, 0)
 
 
+@NEEDS_ROOT
 def test_permission_error_says_how_to_grant_either_kind() -> None:
     # ping_group_range "1 0" but root with CAP_NET_RAW: only a forced datagram socket fails
     result = run_scenario("no_permission")

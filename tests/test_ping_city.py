@@ -27,6 +27,8 @@ from stadtnetz.service import Service
 from stadtnetz.topology import DeviceStatus, Status
 from tests.support.simulation import ThreadedSimulation
 
+pytestmark = pytest.mark.needs_root("a network namespace with a TUN device for the simulated city, raw ICMP")
+
 
 @pytest.fixture(scope="module")
 def city() -> Iterator[ThreadedSimulation]:

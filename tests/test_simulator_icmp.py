@@ -47,6 +47,8 @@ from tests.support import netsnmp
 from tests.support.processes import wait_until
 from tests.support.simulation import REPO, ThreadedSimulation, simulator_namespace, start_simulator_process
 
+NEEDS_ROOT = pytest.mark.needs_root("a network namespace with a TUN device for the simulated city")
+
 SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
 IF_TABLE = (1, 3, 6, 1, 2, 1, 2)
 SNMP_PORT = 161
@@ -102,6 +104,7 @@ def kernel_counters(sim: ThreadedSimulation) -> dict[str, int]:
 # ------------------------------------------------------------------ the namespace itself
 
 
+@NEEDS_ROOT
 def test_namespace_has_the_tun_route_and_vanishes_on_close() -> None:
     host_routes = subprocess.run(["ip", "route", "show", "table", "all"], capture_output=True, text=True).stdout
     sim = ThreadedSimulation(devices=20, netns=True)
@@ -130,6 +133,7 @@ def test_namespace_has_the_tun_route_and_vanishes_on_close() -> None:
 # ------------------------------------------------------------------ ping
 
 
+@NEEDS_ROOT
 def test_every_device_answers_fping_inside_the_namespace(city: ThreadedSimulation) -> None:
     devices = city.simulation.city.devices
     addresses = [d.address for d in devices]
@@ -164,6 +168,7 @@ def test_every_device_answers_fping_inside_the_namespace(city: ThreadedSimulatio
     assert elapsed < 10
 
 
+@NEEDS_ROOT
 def test_round_trip_times_follow_the_kind_of_device(city: ThreadedSimulation) -> None:
     picks = {kind: devices_of(city, kind)[-2:] for kind in LINK_PROFILES}
     addresses = {city.address(device): kind for kind, ids in picks.items() for device in ids}
@@ -179,6 +184,7 @@ def test_round_trip_times_follow_the_kind_of_device(city: ThreadedSimulation) ->
     assert median[KIND_CORE] < median[KIND_HOTSPOT] < median[KIND_CHARGER_MODEM]
 
 
+@NEEDS_ROOT
 def test_degraded_devices_lose_about_30_percent_of_pings(city: ThreadedSimulation) -> None:
     hotspots = devices_of(city, KIND_HOTSPOT)[:3]
     healthy = devices_of(city, KIND_HOTSPOT)[3]
@@ -199,6 +205,7 @@ def test_degraded_devices_lose_about_30_percent_of_pings(city: ThreadedSimulatio
     assert all(None not in again[a] for a in addresses)
 
 
+@NEEDS_ROOT
 def test_degraded_round_trip_time_adds_40_ms(city: ThreadedSimulation) -> None:
     core, other = devices_of(city, KIND_CORE)[1:3]
     city.call(city.simulation.faults.degrade, core, loss=0.0, rtt=0.040)
@@ -217,6 +224,7 @@ def test_degraded_round_trip_time_adds_40_ms(city: ThreadedSimulation) -> None:
 # ------------------------------------------------------------------ SNMP through the TUN device
 
 
+@NEEDS_ROOT
 def test_snmp_through_the_tun_device_matches_net_snmp(city: ThreadedSimulation) -> None:
     device = devices_of(city, KIND_DISTRIBUTION)[0]  # 24+ interfaces: GETBULK answers near the 1472-octet limit
     address = city.address(device)
@@ -236,6 +244,7 @@ def test_snmp_through_the_tun_device_matches_net_snmp(city: ThreadedSimulation) 
     assert stats.snmp_replies > 0 and city.simulation.agent.stats.responses >= stats.snmp_replies
 
 
+@NEEDS_ROOT
 def test_silenced_device_answers_neither_ping_nor_snmp_until_restored(city: ThreadedSimulation) -> None:
     device, neighbour = devices_of(city, KIND_SCHOOL_AP)[:2]
     address, neighbour_address = city.address(device), city.address(neighbour)
@@ -278,6 +287,7 @@ def _flip(packet: bytes, offset: int) -> bytes:
     return packet[:offset] + bytes([packet[offset] ^ 0xFF]) + packet[offset + 1 :]
 
 
+@NEEDS_ROOT
 def test_malformed_packets_are_counted_and_dropped(city: ThreadedSimulation) -> None:
     device = devices_of(city, KIND_HOTSPOT)[10]
     target = city.address(device)
@@ -452,6 +462,7 @@ async def client_get_port(address: str, port: int, timeout: float) -> list[VarBi
 # ------------------------------------------------------------------ the `simulate --netns` command
 
 
+@NEEDS_ROOT
 def test_simulate_netns_process_serves_inside_its_namespace_and_deletes_it(tmp_path: Path) -> None:
     simulator, port, inventory = start_simulator_process(tmp_path, 60, seed=2, netns=True, timeout=60)
     try:
@@ -477,6 +488,7 @@ def test_simulate_netns_process_serves_inside_its_namespace_and_deletes_it(tmp_p
     assert f"network namespace {namespace.name} deleted" in simulator.log_path.read_text()
 
 
+@NEEDS_ROOT
 @pytest.mark.parametrize("wrapper", [UNPRIVILEGED, ("unshare", "--user", "--map-root-user")], ids=["nobody", "userns"])
 def test_simulate_netns_without_privileges_falls_back_to_loopback(wrapper: tuple[str, ...]) -> None:
     """As nobody, and as "root" of a user namespace (uid 0, no real privileges): a warning, then loopback."""
@@ -513,6 +525,7 @@ def test_simulate_netns_without_privileges_falls_back_to_loopback(wrapper: tuple
     assert (sorted(os.listdir(netns.NETNS_DIR)) if netns.NETNS_DIR.exists() else []) == namespaces_before
 
 
+@NEEDS_ROOT
 def test_check_privileges_names_what_is_missing() -> None:
     code = (
         "from simulators import netns\ntry:\n    netns.create_namespace()\nexcept PermissionError as e:\n    print(e)\n"

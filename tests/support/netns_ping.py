@@ -36,6 +36,7 @@ from collectors.ping import (
     PingPermissionError,
     PingStats,
 )
+from tests.support.root import require_root
 
 REPO = Path(__file__).resolve().parents[2]
 HOST_NETNS_ENV = "STADTNETZ_TEST_HOST_NETNS"
@@ -46,6 +47,7 @@ SILENT_V4 = "10.99.0.2"  # behind veth v0 (10.99.0.1/24); the peer v1 has no add
 
 def run_scenario(scenario: str, *args: str, drop_net_raw: bool = False, timeout: float = 30.0) -> dict[str, Any]:
     """Run ``scenario`` in a new network namespace and return what it printed (test side)."""
+    require_root("a network namespace of its own (`unshare --net`) with raw ICMP sockets")
     command = ["unshare", "--net", "--"]
     if drop_net_raw:
         command += ["setpriv", "--bounding-set", "-net_raw", "--inh-caps", "-net_raw", "--"]

@@ -28,6 +28,7 @@ from simulators.netns import Namespace
 from simulators.runner import Simulation, start_simulation
 from stadtnetz.clock import Clock
 from tests.support.processes import Daemon, free_port
+from tests.support.root import require_root
 
 T = TypeVar("T")
 
@@ -43,6 +44,8 @@ class ThreadedSimulation:
     def __init__(
         self, devices: int = 40, seed: int = 7, clock: Clock | None = None, netns: bool = False, **options: Any
     ) -> None:
+        if netns:
+            require_root("a network namespace for the simulated city (TUN device, real ICMP)")
         self.namespace: Namespace | None = netns_module.create_namespace() if netns else None
         self._namespace_deleted = False
         self._loop = asyncio.new_event_loop()
@@ -147,6 +150,8 @@ def start_simulator_process(
     :func:`simulator_control_url` reads where its control API listens.
     ``netns=True`` adds ``--netns`` (read the namespace with :func:`simulator_namespace`).
     """
+    if netns:
+        require_root("`stadtnetz simulate --netns` (a network namespace for the simulated city)")
     directory.mkdir(parents=True, exist_ok=True)
     inventory = directory / "inventory.csv"
     inventory.unlink(missing_ok=True)
