@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on Debian 12: the real components
-# (net-snmp, Prometheus, Alertmanager, VictoriaMetrics, fping, snmp_exporter, nginx,
-# Chromium) from apt, then the project with its test extras into the venv.
+# (net-snmp, Prometheus, Alertmanager, VictoriaMetrics, fping, snmp_exporter, nginx)
+# from apt, then the project with its test extras into the venv.
 # Runs as root, or through sudo when it is not root. Idempotent and quick when
 # everything is already there.
 set -euo pipefail
@@ -12,7 +12,7 @@ APT_PACKAGES=(
   make python3 python3-venv python3-pip
   snmpd snmp snmptrapd fping prometheus-snmp-exporter
   prometheus prometheus-alertmanager victoria-metrics
-  chromium iproute2 procps nginx-light
+  iproute2 procps nginx-light
 )
 
 as_root() {
