@@ -168,6 +168,7 @@ def test_a_month_of_faults_silence_and_maintenance_gives_the_nevi_availability(t
               listen: 127.0.0.1:0
               heartbeat_interval: 5m
               availability_target: 99%
+              auth: none
             chargers:
               - {id: cp-1, site: Parkhaus Altstadt, district: Altstadt, connectors: 2}
             """
