@@ -214,7 +214,8 @@ async def serve_endpoint(endpoint: str, chargers: int, interval: int) -> None:
     if endpoint == "ours":
         from collectors.ocpp import CentralSystem
 
-        central = CentralSystem([charger_id(i) for i in range(chargers)], heartbeat_interval=interval)
+        # the peer asks no credentials either: both compared on the same open path
+        central = CentralSystem([charger_id(i) for i in range(chargers)], auth="none", heartbeat_interval=interval)
         _, port = await central.start(HOST, 0)
 
         def stats() -> dict[str, Any]:

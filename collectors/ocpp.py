@@ -5,7 +5,10 @@ connect to ``ws://HOST:PORT/ANY/PREFIX/<charge point id>`` with the WebSocket
 subprotocol ``ocpp1.6``; the id is the last path segment. Only ids of the
 inventory are accepted; others are refused in the handshake (HTTP 404), and
 a charger with a password (OCPP security profile 1: HTTP Basic auth, username
-= charge point id) must present it (HTTP 401 otherwise). Every refusal is
+= charge point id) must present it (HTTP 401 otherwise). Closed by default:
+with ``auth="basic"`` every charger must have a password (the endpoint refuses
+to be built otherwise); only ``auth="none"`` lets chargers without one in on
+their id alone. Every refusal is
 counted by reason and logged at most once per reason per minute; a password
 is never logged.
 
@@ -16,7 +19,12 @@ this endpoint authorises nobody, it only watches) and DataTransfer. Every
 CALL is validated against the OCPP 1.6 JSON schemas (the ``ocpp`` package
 does it); a bad one (not JSON, not an OCPP message, schema violation, an
 action we do not handle) is answered with a CALLERROR, counted by reason, and
-the connection and the endpoint carry on. The one CALL this endpoint sends is
+the connection and the endpoint carry on. The error codes are OCPP-J 1.6's:
+FormatViolation (not JSON, or JSON beyond what the parser reads), ProtocolError,
+Type/PropertyConstraintViolation, NotImplemented (an action not known to OCPP
+1.6) and NotSupported (an OCPP 1.6 action this endpoint does not take, such as
+Reset). InternalError is only ever a bug of this endpoint, never the answer
+to a malformed frame. The one CALL this endpoint sends is
 TriggerMessage(StatusNotification), once per connection, to a charger whose
 connector statuses are unknown after its first message other than a boot (it
 reconnected after our restart and will not repeat them by itself).
@@ -63,11 +71,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import unquote, urlsplit
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
-from ocpp.exceptions import OCPPError, ProtocolError
+from ocpp.exceptions import FormatViolationError, NotSupportedError, OCPPError, ProtocolError
+from ocpp.exceptions import NotImplementedError as NotImplementedCallError
 from ocpp.messages import Call, CallError, MessageType, unpack, validate_payload
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
@@ -101,6 +110,9 @@ _WIRE_LOG.setLevel(logging.WARNING)
 _MUTE = logging.Logger("stadtnetz.ocpp.mute")
 _MUTE.disabled = True
 
+OCPP16_ACTIONS: Final = frozenset(action.value for action in Action)
+Auth = Literal["basic", "none"]
+
 HANDLED_ACTIONS: Final = (
     Action.boot_notification,
     Action.heartbeat,
@@ -124,11 +136,12 @@ class RefusedReason(enum.StrEnum):
 class ErrorReason(enum.StrEnum):
     """Why a message was answered with a CALLERROR or dropped; the ``reason`` label of the metrics."""
 
-    INVALID_JSON = "invalid_json"  # FormatViolation: not JSON
+    INVALID_JSON = "invalid_json"  # FormatViolation: not JSON (or nested or numbered beyond what the parser reads)
     PROTOCOL = "protocol"  # JSON, but not an OCPP-J message (not a list, bad message type id, ...)
     SCHEMA = "schema"  # a CALL whose payload violates the OCPP 1.6 schema
-    NOT_IMPLEMENTED = "not_implemented"  # an action this endpoint does not handle (or no OCPP 1.6 action)
+    NOT_IMPLEMENTED = "not_implemented"  # no OCPP 1.6 action (NotImplemented) or not one we take (NotSupported)
     BAD_VALUE = "bad_value"  # schema-valid, but unusable: connector id out of range, meter value not a number
+    # or negative or beyond a float
     HANDLER = "handler"  # a bug here: handling the message raised (InternalError answered)
     UNEXPECTED_RESULT = "unexpected_result"  # a CALLRESULT/CALLERROR, though this endpoint sends no CALLs
 
@@ -302,24 +315,26 @@ class _Session(ChargePoint):
     def on_start(self, connector_id: int, meter_start: int, **_: Any) -> call_result.StartTransaction:
         # the idTag is among the keyword arguments: it is neither looked at nor kept
         number = self._connector(connector_id)
+        start_wh = _meter_wh(meter_start)
         charger = self.charger
         transaction_id = self.central._next_transaction_id()
         charger.sessions_started += 1
         charger.open_transactions[transaction_id] = number
         while len(charger.open_transactions) > MAX_OPEN_TRANSACTIONS:
             charger.open_transactions.popitem(last=False)
-        self._register(number, float(meter_start))
+        self._register(number, start_wh)
         return call_result.StartTransaction(
             transaction_id=transaction_id, id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted)
         )
 
     @on(Action.stop_transaction, skip_schema_validation=True)
     def on_stop(self, transaction_id: int, meter_stop: int, **kwargs: Any) -> call_result.StopTransaction:
+        stop_wh = _meter_wh(meter_stop)  # an unusable reading is refused before anything is counted
         charger = self.charger
         charger.sessions_stopped += 1
         number = charger.open_transactions.pop(transaction_id, None)
         if number is not None:
-            self._register(number, float(meter_stop))
+            self._register(number, stop_wh)
         # idTagInfo only if the charger sent an idTag (the schema of the answer allows leaving it out)
         info = IdTagInfo(status=AuthorizationStatus.accepted) if kwargs.get("id_tag") is not None else None
         return call_result.StopTransaction(id_tag_info=info)
@@ -336,6 +351,17 @@ class _Session(ChargePoint):
         if register.update(wh):
             charger.meter_resets += 1
             log.info("charger %s connector %d: energy register went down (meter reset)", charger.id, connector)
+
+
+def _meter_wh(value: int) -> float:
+    """A meterStart/meterStop (Wh, a JSON integer of any size) as a float; _BadValueError if unusable."""
+    try:
+        wh = float(value)
+    except OverflowError:
+        raise _BadValueError("meter value beyond any energy register") from None
+    if wh < 0:
+        raise _BadValueError("meter value is negative")
+    return wh
 
 
 def _energy_wh(sampled: Mapping[str, Any]) -> float | None:
@@ -359,10 +385,12 @@ def _energy_wh(sampled: Mapping[str, Any]) -> float | None:
 class CentralSystem:
     """The OCPP 1.6J endpoint for the chargers of the inventory.
 
-    ``charge_points`` are the accepted charge point ids; ``passwords`` maps some of
-    them to their Basic-auth password (security profile 1; the others connect
-    without). Chargers are told ``heartbeat_interval`` (seconds) at boot and are
-    offline after ``offline_after`` x that without any message.
+    ``charge_points`` are the accepted charge point ids; ``passwords`` maps them
+    to their Basic-auth password (security profile 1). With ``auth="basic"`` (the
+    default) every one must have a password, else ValueError; ``auth="none"`` lets
+    those without one connect on their id alone. Chargers are told
+    ``heartbeat_interval`` (seconds) at boot and are offline after
+    ``offline_after`` x that without any message.
     """
 
     def __init__(
@@ -370,6 +398,7 @@ class CentralSystem:
         charge_points: Iterable[str],
         *,
         passwords: Mapping[str, Secret] | None = None,
+        auth: Auth = "basic",
         heartbeat_interval: float = 300.0,
         offline_after: float = 3.0,
         clock: Clock | None = None,
@@ -383,6 +412,17 @@ class CentralSystem:
         if unknown:
             raise ValueError(f"passwords for charge points not in the inventory: {', '.join(sorted(unknown))}")
         self._passwords = dict(passwords or {})
+        if auth not in ("basic", "none"):
+            raise ValueError(f"auth is 'basic' or 'none', not {auth!r}")
+        without = sorted(set(self.chargers) - set(self._passwords))
+        if auth == "basic" and without:
+            shown = ", ".join(without[:5]) + (f" and {len(without) - 5} more" if len(without) > 5 else "")
+            raise ValueError(
+                f"auth is basic: no password for charge point(s) {shown}; give every one a password, "
+                "or auth='none' to accept them on their id alone"
+            )
+        self.auth: Auth = auth
+        self.open_ids = frozenset(without)  # accepted without credentials (auth none only)
         self.heartbeat_interval = float(heartbeat_interval)
         self.offline_after = float(offline_after)
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -539,8 +579,12 @@ class CentralSystem:
             reason = ErrorReason.INVALID_JSON if error.code == "FormatViolation" else ErrorReason.PROTOCOL
             await self._call_error(session, _unique_id(raw), error, reason)
             return
-        except Exception as error:  # unpack copes with lists and dicts; anything else is not OCPP-J either
-            await self._call_error(session, _unique_id(raw), error, ErrorReason.PROTOCOL)
+        except (RecursionError, ValueError):  # nested deeper than the parser goes, an integer of > 4300 digits
+            error = FormatViolationError(description="Message is JSON beyond what this endpoint reads")
+            await self._call_error(session, _unique_id(raw), error, ErrorReason.INVALID_JSON)
+            return
+        except Exception:  # unpack copes with lists and dicts; anything else is not OCPP-J either
+            await self._call_error(session, _unique_id(raw), ProtocolError(), ErrorReason.PROTOCOL)
             return
         if message.message_type_id != MessageType.Call:
             if session.asked is not None and message.unique_id == session.asked:
@@ -552,15 +596,23 @@ class CentralSystem:
             await self._call_error(session, "-1", ProtocolError(), ErrorReason.PROTOCOL)
             return
         if message.action not in session.route_map:
-            await session.route_message(raw)  # answers NotImplemented or NotSupported
-            self._count_error(ErrorReason.NOT_IMPLEMENTED, charger.id, "an action this endpoint does not handle")
+            # OCPP-J 1.6: NotImplemented "Requested Action is not known by receiver", NotSupported "Requested
+            # Action is recognized but not supported by the receiver" (the ocpp package answers the two swapped)
+            if message.action in OCPP16_ACTIONS:
+                refusal: OCPPError = NotSupportedError(
+                    description="Requested Action is recognized but not supported by the receiver"
+                )
+            else:
+                refusal = NotImplementedCallError(description="Requested Action is not known by receiver")
+            await self._call_error(session, message, refusal, ErrorReason.NOT_IMPLEMENTED)
             return
         try:
             await validate_payload(message, "1.6")
         except OCPPError as error:
             await self._call_error(session, message, error, ErrorReason.SCHEMA)
             return
-        except Exception as error:  # jsonschema trouble: treat as a schema problem, keep serving
+        except Exception:  # jsonschema trouble (a payload too deep to walk): a schema problem, keep serving
+            error = FormatViolationError(description="Payload for Action could not be validated")
             await self._call_error(session, message, error, ErrorReason.SCHEMA)
             return
         self.stats.messages[message.action] = self.stats.messages.get(message.action, 0) + 1
@@ -601,10 +653,9 @@ class CentralSystem:
             answer = about.create_call_error(error)
             if isinstance(error, _BadValueError):
                 answer = CallError(about.unique_id, "PropertyConstraintViolation", str(error), {})
-        else:
-            code = error.code if isinstance(error, OCPPError) else "InternalError"
-            description = error.description if isinstance(error, OCPPError) else "An unexpected error occurred."
-            answer = CallError(about, code, description, {})
+        else:  # a frame that is no CALL we could read: always one of OCPP's format or protocol errors
+            known = error if isinstance(error, OCPPError) else ProtocolError()
+            answer = CallError(about, known.code, known.description, {})
         answer.error_details = {}  # the package puts the offending message there: it may hold an idTag
         self._count_error(reason, session.charger.id, answer.error_code)
         with contextlib.suppress(ConnectionClosed):

@@ -124,7 +124,8 @@ class ChargePoints:
     """The city's charge points as simulated OCPP clients of ``base_url``; see the module docstring.
 
     ``runtime``: the city's devices, whose silence cuts chargers off (None: the
-    network is not followed). Create, start and use on the simulation's event loop.
+    network is not followed). ``password``: the Basic-auth password every charger
+    presents (the central system's shared one; None: none). Create, start and use on the simulation's event loop.
     """
 
     def __init__(
@@ -136,6 +137,7 @@ class ChargePoints:
         tick: float = DEMO_TICK,
         occupancy: float = OCCUPANCY,
         socket_factory: Callable[[int, int], socket.socket] | None = None,
+        password: str | None = None,
     ) -> None:
         self.base_url = central_system_url(base_url)
         self.runtime = runtime
@@ -149,6 +151,7 @@ class ChargePoints:
                     behaviour=behaviour_for(spec, tick, occupancy),
                     seed=city.seed,
                     socket_factory=socket_factory,
+                    password=password,
                 ),
                 city.path_to_core(spec.device),
             )

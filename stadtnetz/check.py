@@ -19,6 +19,7 @@ from collectors.snmp.profiles import ProfileError, load_profiles, profile_names
 from stadtnetz.config import ConfigError, load_inventory
 from stadtnetz.inventory import format_duration
 from stadtnetz.model import Inventory
+from stadtnetz.ocpp_exposure import exposure_warnings
 
 EXIT_OK = 0
 EXIT_CONFIG_ERROR = 2
@@ -116,13 +117,16 @@ def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
         with_password = sum(charger.password is not None for charger in inventory.chargers)
         console.print(
             f"OCPP: {len(inventory.chargers)} chargers connect to {'wss' if ocpp.tls else 'ws'}://{shown}:{port}/ "
-            f"({with_password} with a password); heartbeat {format_duration(ocpp.heartbeat_interval)}, offline after "
+            f"({with_password} with a password, auth {ocpp.auth}); "
+            f"heartbeat {format_duration(ocpp.heartbeat_interval)}, offline after "
             f"{ocpp.offline_after:g} heartbeats without a message; availability target {ocpp.availability_target:.1%} "
             f"over {format_duration(ocpp.availability_window)}",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
+        for warning in exposure_warnings(ocpp, inventory.chargers):
+            console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     console.print(_counts_table("Devices per kind", "kind", Counter(device.kind for device in devices)))
     console.print(_counts_table("Devices per group", "group", Counter(device.group or NO_GROUP for device in devices)))
     console.print(

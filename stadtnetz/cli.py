@@ -154,6 +154,15 @@ def main() -> None:
     help="Run the city's EV chargers as OCPP 1.6J clients of this central system (ws:// or wss:// on "
     "127.0.0.0/8, e.g. ws://127.0.0.1:9000/ocpp; each dials URL/<charger id>, cp-001 ...).",
 )
+@click.option(
+    "--ocpp-password",
+    "ocpp_password",
+    default=None,
+    metavar="REF",
+    callback=lambda _ctx, _param, value: _charger_password_option(value),
+    help="The HTTP Basic password every simulated charger presents with --ocpp (the central system's "
+    "ocpp.password): a reference, ${ENV_VAR} or file:PATH, never the password itself.",
+)
 def simulate(
     devices: int,
     seed: int,
@@ -165,6 +174,7 @@ def simulate(
     control: str,
     scenario_file: Path | None,
     ocpp_url: str | None,
+    ocpp_password: str | None,
 ) -> None:
     """Serve a simulated city over SNMP on loopback addresses (127.20.x.y), until stopped.
 
@@ -181,7 +191,8 @@ def simulate(
 
     With --ocpp URL the city's charge points (one behind each charger modem)
     connect to that OCPP central system, charge, and drop off while their modem
-    or a device above it is down (from the host's loopback, with --netns too).
+    or a device above it is down (from the host's loopback, with --netns too);
+    with --ocpp-password each presents that password (HTTP Basic, user = its id).
 
     Faults are switched at run time through the control API (`stadtnetz
     scenario http://127.0.0.1:9874 fibre-cut dist-003`) or a --scenario file.
@@ -216,6 +227,7 @@ def simulate(
                 events,
                 ocpp_url,
                 dial_from,
+                ocpp_password,
             )
         )
     except OSError as exc:
@@ -226,6 +238,25 @@ def simulate(
             _delete_simulator_namespace(namespace)
         if home is not None:
             home.close()
+
+
+def _charger_password_option(value: str | None) -> str | None:
+    """The password behind a ${ENV_VAR} or file:PATH reference; a literal is refused (it would sit in `ps`)."""
+    if value is None:
+        return None
+    from stadtnetz.secrets import SecretError, is_reference, resolve
+
+    if not is_reference(value):
+        raise click.BadParameter(
+            "give a reference, ${ENV_VAR} or file:PATH, not the password itself", param_hint="--ocpp-password"
+        )
+    try:
+        password = resolve(value).reveal()
+    except SecretError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ocpp-password") from None
+    if not password:
+        raise click.BadParameter(f"{value} is empty", param_hint="--ocpp-password")
+    return password
 
 
 def _central_system_option(value: str | None) -> str | None:
@@ -311,8 +342,10 @@ async def _simulate(
     events: list[tuple[float, str]] | None = None,
     ocpp_url: str | None = None,
     dial_from: Callable[[int, int], socket.socket] | None = None,
+    ocpp_password: str | None = None,
 ) -> None:
-    """Serve the city (and with ``ocpp_url`` its chargers, dialling from ``dial_from``'s sockets) until stopped."""
+    """Serve the city (and with ``ocpp_url`` its chargers, dialling from ``dial_from``'s sockets and presenting
+    ``ocpp_password``) until stopped."""
     from simulators.charge_points import ChargePoints
     from simulators.control import serve_control
     from simulators.runner import start_simulation
@@ -324,7 +357,7 @@ async def _simulate(
     scenarios = Scenarios(simulation.faults)
     if ocpp_url is not None and simulation.city.chargers:
         simulation.charge_points = scenarios.chargers = ChargePoints(
-            simulation.city, ocpp_url, simulation.runtime, socket_factory=dial_from
+            simulation.city, ocpp_url, simulation.runtime, socket_factory=dial_from, password=ocpp_password
         )
         simulation.charge_points.start()
     control_runner, control_url = (None, "")

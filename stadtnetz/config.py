@@ -108,6 +108,8 @@ least one device)::
       heartbeat_interval: 5m          # told to chargers at boot (whole seconds)
       offline_after: 3                # silent for this many heartbeat intervals: offline (> 1)
       password: ${STADTNETZ_OCPP_PASSWORD}  # security profile 1 (HTTP Basic) for every charger without its own
+      auth: basic                     # the default: every charger must have a password (its own or the one
+                                      # above), else an error; none: any charger id gets in without (a WARNING)
       tls:                            # security profile 2 (wss://); both PEM files, relative to this file
         certificate: tls/ocpp.crt
         key: tls/ocpp.key
@@ -880,6 +882,7 @@ class OcppSpec(_Spec):
     heartbeat_interval: Annotated[float, BeforeValidator(_heartbeat)] = 300.0
     offline_after: Annotated[float, BeforeValidator(_offline_after)] = 3.0
     password: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
+    auth: Literal["basic", "none"] = "basic"
     tls: OcppTlsSpec | None = None
     availability_target: Ratio = 0.97
     availability_window: Duration = 30 * 86400.0
@@ -1271,6 +1274,7 @@ class _Loader:
             tls_key=key,
             availability_target=spec.availability_target,
             availability_window=spec.availability_window,
+            auth=spec.auth,
         )
         self.ocpp = (settings, spec.password)
 
@@ -1318,11 +1322,31 @@ class _Loader:
                     group=spec.group,
                 )
             )
+        self.check_charger_passwords(chargers)
         if self.ocpp is not None and not self.chargers and self.ocpp_seen.where is not None:
             self.reporter.warning(
                 self.ocpp_seen.where, "no chargers are declared (chargers:): the OCPP endpoint is not started"
             )
         return chargers
+
+    def check_charger_passwords(self, chargers: list[Charger]) -> None:
+        """ocpp.auth basic (the default): a charger without a password, its own or ocpp.password, is an error."""
+        if self.ocpp is None or self.ocpp[0].auth != "basic":
+            return
+        without = [charger.id for charger in chargers if charger.password is None]
+        if not without:
+            return
+        where = {spec.id: document.where(path) for spec, document, path in reversed(self.chargers)}
+        shown = ", ".join(repr(cp_id) for cp_id in without[:5])
+        if len(without) > 5:
+            shown += f" and {len(without) - 5} more"
+        self.reporter.error(
+            where[without[0]],
+            f"no password for charger(s) {shown}: ocpp.auth is basic (the default), so anyone reaching the "
+            "endpoint could connect as a charger without one; give ocpp.password (shared) or a password per "
+            "charger (references: ${ENV_VAR} or file:PATH), or write auth: none under ocpp to accept charger "
+            "ids without credentials",
+        )
 
     def check_influx_precision(self, devices: list[Device]) -> None:
         """Every poll interval must be a whole number of the precision's units, or snapshots share timestamps."""

@@ -4,11 +4,15 @@ Owns turning a running simulation into the inventory the service polls
 (what a configuration file would otherwise say: its devices and, with OCPP,
 its charge points behind their modems) and running both together: the city,
 the service, and the city's chargers dialling the service's OCPP endpoint.
+The demo takes the secure path too: its endpoint asks every charger for a
+password (ocpp.auth basic), one made up per run and known only to the
+process, which its simulated chargers present.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -34,11 +38,13 @@ def inventory_for_city(
     listen_port: int = 9873,
     ocpp_port: int | None = None,
     heartbeat_interval: float = DEMO_HEARTBEAT,
+    charger_password: str | None = None,
 ) -> Inventory:
     """The inventory of a simulated city: every device, polled every ``interval`` seconds.
 
     With ``ocpp_port`` (0: any free port) also the city's charge points, each behind
-    its modem, and the OCPP endpoint on 127.0.0.1 they connect to.
+    its modem, and the OCPP endpoint on 127.0.0.1 they connect to: each charger with
+    ``charger_password`` (Basic auth), or, without one, ``auth: none``.
     """
     settings = Settings(interval=interval, timeout=1.0, retries=1, concurrency=256, listen_port=listen_port)
     devices = [
@@ -68,10 +74,21 @@ def inventory_for_city(
     inventory = Inventory(settings, credentials, devices, {k: tuple(v) for k, v in groups.items()})
     if ocpp_port is not None and city.chargers:
         inventory.ocpp = OcppSettings(
-            listen=("127.0.0.1", ocpp_port), heartbeat_interval=heartbeat_interval, offline_after=3.0
+            listen=("127.0.0.1", ocpp_port),
+            heartbeat_interval=heartbeat_interval,
+            offline_after=3.0,
+            auth="basic" if charger_password is not None else "none",
         )
+        password = Secret(charger_password, "demo") if charger_password is not None else None
         inventory.chargers = [
-            Charger(spec.id, device=spec.device, site=spec.site, district=spec.district, connectors=spec.connectors)
+            Charger(
+                spec.id,
+                device=spec.device,
+                site=spec.site,
+                district=spec.district,
+                connectors=spec.connectors,
+                password=password,
+            )
             for spec in city.chargers
         ]
     return inventory
@@ -132,12 +149,14 @@ async def run_demo(
     try:
         if control is not None:
             control_runner, control_url = await serve_control(scenarios, control)
+        charger_password = secrets.token_urlsafe(18)  # this run's; the simulated chargers present it
         inventory = inventory_for_city(
             simulation.city,
             b"public",
             interval=interval,
             ocpp_port=_free_or_any("127.0.0.1", ocpp_port) if ocpp_port else 0,
             heartbeat_interval=heartbeat_interval,
+            charger_password=charger_password,
         )
         service = Service(
             inventory, load_profiles(), inventory.devices, listen_socket=listen, ping=namespace is not None
@@ -146,7 +165,11 @@ async def run_demo(
         try:
             if service.ocpp_url:  # the chargers dial from this thread: the service's namespace, its loopback
                 chargers = ChargePoints(
-                    simulation.city, service.ocpp_url, simulation.runtime, tick=charger_tick or DEMO_TICK
+                    simulation.city,
+                    service.ocpp_url,
+                    simulation.runtime,
+                    tick=charger_tick or DEMO_TICK,
+                    password=charger_password,
                 )
                 chargers.start()
                 simulation.charge_points = scenarios.chargers = chargers

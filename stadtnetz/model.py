@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from stadtnetz.secrets import Secret
 
@@ -195,6 +195,8 @@ class OcppSettings:
     tls_key: Path | None = None
     availability_target: float = 0.97  # per connector over availability_window; alerts and reports mark below
     availability_window: float = 30 * DAY
+    # basic: every charger presents a password (its own or the shared one); none: ids alone get in (explicit)
+    auth: Literal["basic", "none"] = "basic"
 
     @property
     def tls(self) -> bool:

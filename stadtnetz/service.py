@@ -31,6 +31,7 @@ from stadtnetz.chargers import ChargerBoard, ChargerBoardCollector, connector_ke
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
+from stadtnetz.ocpp_exposure import exposure_warnings
 from stadtnetz.own_metrics import counter_families
 from stadtnetz.reachability import Reachability
 from stadtnetz.scheduler import Scheduler
@@ -198,6 +199,7 @@ class Service:
             self.central = CentralSystem(
                 [c.id for c in self.inventory.chargers],
                 passwords={c.id: c.password for c in self.inventory.chargers if c.password is not None},
+                auth=ocpp.auth,
                 heartbeat_interval=ocpp.heartbeat_interval,
                 offline_after=ocpp.offline_after,
                 clock=self.clock,
@@ -417,6 +419,8 @@ class Service:
         tls = None
         if ocpp.tls_certificate is not None and ocpp.tls_key is not None:
             tls = server_tls_context(ocpp.tls_certificate, ocpp.tls_key)
+        for warning in exposure_warnings(ocpp, self.inventory.chargers):
+            log.warning("%s", warning)
         host, port = await self.central.start(*ocpp.listen, tls=tls)
         shown = f"[{host}]" if ":" in host else host
         self.ocpp_url = f"{'wss' if tls else 'ws'}://{shown}:{port}/ocpp"

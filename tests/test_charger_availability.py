@@ -103,7 +103,7 @@ class Charge:
 async def live_through_october(history: Path) -> None:
     clock = ManualClock(MONTH_START)
     settings = OcppSettings(listen=("127.0.0.1", 0), heartbeat_interval=HEARTBEAT, offline_after=3)
-    central = CentralSystem(["cp-1"], heartbeat_interval=HEARTBEAT, offline_after=3, clock=clock)
+    central = CentralSystem(["cp-1"], auth="none", heartbeat_interval=HEARTBEAT, offline_after=3, clock=clock)
     host, port = await central.start("127.0.0.1", 0)
     store = HistoryStore(history, clock, HistorySettings(path=history), close_grace=3600)
     board = ChargerBoard(
@@ -168,6 +168,7 @@ def test_a_month_of_faults_silence_and_maintenance_gives_the_nevi_availability(t
               listen: 127.0.0.1:0
               heartbeat_interval: 5m
               availability_target: 99%
+              auth: none
             chargers:
               - {id: cp-1, site: Parkhaus Altstadt, district: Altstadt, connectors: 2}
             """

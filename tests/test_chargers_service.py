@@ -206,6 +206,7 @@ async def scenario(directory: Path, modem: socket.socket, caplog: pytest.LogCapt
         assert 'stadtnetz_charger_connector_state{charger="cp-002",connector="1",state="out_of_service"} 1.0' in lines
         everything = "\n".join(lines) + caplog.text
         assert OWN_PASSWORD not in everything and SHARED_PASSWORD not in everything
+        assert "without credentials" not in caplog.text and "clear text" not in caplog.text  # closed, and TLS
     finally:
         await service.stop()
 
@@ -219,3 +220,29 @@ def test_chargers_over_tls_with_passwords_and_behind_their_modem(
         asyncio.run(asyncio.wait_for(scenario(tmp_path, modem, caplog), 60))
     finally:
         modem.close()
+
+
+def test_auth_none_lets_ids_in_and_is_logged_as_a_warning_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    config = tmp_path / "stadtnetz.yaml"
+    config.write_text(
+        "settings:\n  listen: 127.0.0.1:0\n"
+        "ocpp:\n  listen: 127.0.0.1:0\n  heartbeat_interval: 1s\n  auth: none\n"
+        "chargers:\n  - {id: cp-001, connectors: 1}\n"
+    )
+
+    async def scenario() -> None:
+        inventory = load_inventory(config)
+        service = Service(inventory, load_profiles(), inventory.devices)
+        await service.start()
+        try:
+            warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+            assert any("OCPP endpoint accepts any charger id without credentials" in r.getMessage() for r in warnings)
+            async with connect(service.ocpp_url + "/cp-001", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+                await boot(ws, 1)
+        finally:
+            await service.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

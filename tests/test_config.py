@@ -882,3 +882,88 @@ devices:
     assert_issue(issues, path, line_of(path, "user: hex"), "settings.trap_v3_users[4].engine_id", "in quotes")
     assert_issue(issues, path, line_of(path, "user: proto"), "settings.trap_v3_users[5].auth_protocol", "sha256")
     assert "my-secret-key-1" not in text and "1234567" not in text and "auth-secret-1" not in text
+
+
+# --- ocpp.auth: charger ids closed by default ------------------------------------------------------------------------
+
+CHARGERS = """\
+chargers:
+  - {id: cp-001, password: "${CP1_PASSWORD}"}
+  - {id: cp-002}
+  - {id: cp-003}
+"""
+CHARGER_ENV = {**ENV, "CP1_PASSWORD": "cp1-Passw0rd-x", "SHARED": "shared-Passw0rd-y"}
+
+
+def test_a_charger_without_any_password_is_an_error_naming_it_and_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "city.yaml", HEAD + "devices:\n" + DEVICE + "ocpp:\n  listen: 127.0.0.1:9000\n" + CHARGERS)
+    issues = issues_of(path, environ=CHARGER_ENV)
+    issue = assert_issue(issues, path, line_of(path, "cp-002"), "chargers[1]", "no password for charger(s) 'cp-002'")
+    assert "'cp-003'" in issue.message and "'cp-001'" not in issue.message
+    assert "auth: none" in issue.message and "ocpp.password" in issue.message
+    assert "cp1-Passw0rd-x" not in "\n".join(map(str, issues))
+    # `stadtnetz check` says the same, exit code 2
+    result = run_check(path, env=CHARGER_ENV)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{path}:{line_of(path, 'cp-002')}: chargers[1]: no password for charger(s)" in result.stdout + result.stderr
+
+
+def test_a_shared_password_or_an_explicit_auth_none_loads(tmp_path: Path) -> None:
+    shared = write(
+        tmp_path,
+        "shared.yaml",
+        HEAD + "devices:\n" + DEVICE + 'ocpp:\n  listen: 127.0.0.1:9000\n  password: "${SHARED}"\n' + CHARGERS,
+    )
+    inventory = load_inventory(shared, known_profiles=PROFILES, environ=CHARGER_ENV)
+    assert inventory.ocpp is not None and inventory.ocpp.auth == "basic"
+    passwords = {charger.id: charger.password.reveal() for charger in inventory.chargers if charger.password}
+    assert passwords == {"cp-001": "cp1-Passw0rd-x", "cp-002": "shared-Passw0rd-y", "cp-003": "shared-Passw0rd-y"}
+    opened = write(
+        tmp_path,
+        "open.yaml",
+        HEAD + "devices:\n" + DEVICE + "ocpp:\n  listen: 127.0.0.1:9000\n  auth: none\n" + CHARGERS,
+    )
+    inventory = load_inventory(opened, known_profiles=PROFILES, environ=CHARGER_ENV)
+    assert inventory.ocpp is not None and inventory.ocpp.auth == "none"
+    result = run_check(opened, env=CHARGER_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = " ".join((result.stdout + result.stderr).split())
+    assert "warning: OCPP endpoint accepts any charger id without credentials (ocpp.auth: none; 2 of 3" in text
+    assert "cp1-Passw0rd-x" not in text
+
+
+def test_an_unknown_auth_is_an_error_at_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "city.yaml",
+        HEAD + "devices:\n" + DEVICE + "ocpp:\n  listen: 127.0.0.1:9000\n  auth: open\n" + CHARGERS,
+    )
+    assert_issue(issues_of(path, environ=CHARGER_ENV), path, line_of(path, "auth: open"), "ocpp.auth", "'basic'")
+
+
+@pytest.mark.parametrize(
+    ("listen", "tls", "warned"),
+    [
+        ("0.0.0.0:9000", False, True),
+        ("[::]:9000", False, True),
+        ("127.0.0.2:9000", False, False),
+        ("[::1]:9000", False, False),
+        ("0.0.0.0:9000", True, False),
+    ],
+)
+def test_check_warns_when_basic_auth_would_travel_in_clear_text(
+    tmp_path: Path, listen: str, tls: bool, warned: bool
+) -> None:
+    """Nothing is bound: `stadtnetz check` only reads the configuration."""
+    ocpp = f'ocpp:\n  listen: "{listen}"\n  password: "${{SHARED}}"\n'
+    if tls:
+        from tests.test_chargers_service import self_signed
+
+        self_signed(tmp_path)
+        ocpp += "  tls: {certificate: ocpp.crt, key: ocpp.key}\n"
+    path = write(tmp_path, "city.yaml", HEAD + "devices:\n" + DEVICE + ocpp + CHARGERS)
+    result = run_check(path, env=CHARGER_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = " ".join((result.stdout + result.stderr).split())
+    assert ("uses HTTP Basic auth over plain ws://: charger passwords travel in clear text" in text) is warned, text
+    assert "accepts any charger id" not in text and "shared-Passw0rd-y" not in text

@@ -208,3 +208,23 @@ def test_charger_commands_without_chargers_say_how_to_start_them() -> None:
             ScenarioError, match=re.escape("no simulated chargers run here (`stadtnetz simulate --ocpp")
         ):
             sim.call(scenarios.run, "charger-reboot cp-001")
+
+
+def test_the_demo_asks_chargers_for_a_password(demo: ThreadedDemo) -> None:
+    """The demo takes the secure path: its 60 chargers got in with this run's password, an id alone does not."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    assert demo.service.inventory.ocpp is not None and demo.service.inventory.ocpp.auth == "basic"
+
+    async def without_credentials() -> int:
+        try:
+            async with connect(demo.service.ocpp_url + "/cp-001", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+                return 101
+        except InvalidStatus as refused:
+            return refused.response.status_code
+
+    assert asyncio.run(without_credentials()) == 401
+    assert 'stadtnetz_ocpp_connections_refused_total{reason="missing_credentials"} 1.0' in demo.metrics()

@@ -31,11 +31,14 @@ from stadtnetz.secrets import Secret
 HOST = "127.0.0.1"
 BUSY = ChargerBehaviour(connectors=2, tick=0.1, start_probability=0.5, stop_probability=0.15, power_w=36_000.0)
 PASSWORD = "s3cr3t-Passw0rd-for-cp-7"
+TS = "2026-11-22T08:00:00Z"
 STATUS_FRAME = '[2, "s0", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}]'
 
 
 @asynccontextmanager
 async def endpoint(ids: list[str], **options: object) -> AsyncIterator[tuple[CentralSystem, str]]:
+    """An endpoint for ``ids``; open (auth none) unless the options say otherwise: most tests are not about auth."""
+    options.setdefault("auth", "none")
     central = CentralSystem(ids, heartbeat_interval=1, **options)  # type: ignore[arg-type]
     host, port = await central.start(HOST, 0)
     try:
@@ -199,6 +202,27 @@ def test_basic_auth_per_charger(caplog: pytest.LogCaptureFixture) -> None:
     assert "wrong-password" not in caplog.text
 
 
+def test_charger_ids_are_closed_by_default() -> None:
+    """Without auth="none" every charger needs a password: none may connect on its id alone."""
+    with pytest.raises(ValueError, match=r"auth is basic: no password for charge point\(s\) cp-002, cp-003"):
+        CentralSystem(["cp-001", "cp-002", "cp-003"], passwords={"cp-001": Secret(PASSWORD)})
+
+    async def scenario() -> None:
+        central = CentralSystem(["cp-001"], passwords={"cp-001": Secret(PASSWORD)}, heartbeat_interval=1)
+        host, port = await central.start(HOST, 0)
+        try:
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"ws://{host}:{port}/ocpp/cp-001", subprotocols=["ocpp1.6"]):
+                    pass
+            assert refused.value.response.status_code == 401
+            assert central.stats.refused[RefusedReason.MISSING_CREDENTIALS] == 1
+            assert not central.snapshot()["cp-001"].connected
+        finally:
+            await central.close()
+
+    asyncio.run(scenario())
+
+
 def test_bad_messages_get_callerror_and_the_endpoint_keeps_serving(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     personal = "CARD-0123456789-ABCDEFG"  # too long for an idTag (20): a schema violation that quotes it
@@ -223,8 +247,12 @@ def test_bad_messages_get_callerror_and_the_endpoint_keeps_serving(caplog: pytes
                 assert answer[0] == 4 and answer[2] == "FormatViolation"
                 answer = await raw_call(ws, '{"not": "a list"}')
                 assert answer[0] == 4 and answer[2] == "ProtocolError"
-                answer = await raw_call(ws, '[2, "u4", "Reset", {"type": "Soft"}]')  # a central system's call
-                assert answer[:3] == [4, "u4", "NotImplemented"]
+                # OCPP-J 1.6: an action that is recognised but not taken is NotSupported (Reset is the central
+                # system's to send), one that is not known at all NotImplemented
+                answer = await raw_call(ws, '[2, "u4", "Reset", {"type": "Soft"}]')
+                assert answer[:3] == [4, "u4", "NotSupported"]
+                answer = await raw_call(ws, '[2, "u4b", "FooBar", {}]')
+                assert answer[:3] == [4, "u4b", "NotImplemented"]
                 answer = await raw_call(
                     ws,
                     '[2, "u5", "StatusNotification", '
@@ -241,7 +269,7 @@ def test_bad_messages_get_callerror_and_the_endpoint_keeps_serving(caplog: pytes
             assert errors[ErrorReason.SCHEMA] == 3
             assert errors[ErrorReason.INVALID_JSON] == 1
             assert errors[ErrorReason.PROTOCOL] == 1
-            assert errors[ErrorReason.NOT_IMPLEMENTED] == 1
+            assert errors[ErrorReason.NOT_IMPLEMENTED] == 2
             assert errors[ErrorReason.BAD_VALUE] == 1
             assert central.snapshot()["cp-001"].sessions_started == 1
             # and the other charger was served all along
@@ -368,8 +396,32 @@ def malformed_frames(count: int, seed: int = 7) -> list[str | bytes]:
         lambda i: json.dumps(rng.choice([[3, f"m{i}", {}], [4, f"m{i}", "GenericError", "", {}]])),  # unsolicited
         lambda i: "[" * 3000 + "]" * 3000,  # nesting deeper than a parser likes
         lambda i: json.dumps([2, f"m{i}", "Heartbeat", {"unexpected": True}]),  # additional property
+        lambda i: f'[2, "m{i}", "Heartbeat", {{"n": {"9" * 4301}}}]',  # an integer Python will not read
+        lambda i: json.dumps(
+            [2, f"m{i}", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 10**400, "timestamp": TS}]
+        ),  # schema-valid, a meter beyond any float
+        lambda i: json.dumps(
+            [2, f"m{i}", "StopTransaction", {"transactionId": i, "meterStop": -(10**400), "timestamp": TS}]
+        ),  # schema-valid, a meter beyond any float and negative
+        lambda i: json.dumps(
+            [2, f"m{i}", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": -i - 1, "timestamp": TS}]
+        ),  # schema-valid, a negative meter
     ]
     return [makers[i % len(makers)](i) for i in range(count)]
+
+
+# the OCPP-J 1.6 CALLERROR codes that blame the sender (InternalError and GenericError blame nobody)
+CHARGER_FAULTS = frozenset(
+    {
+        "FormatViolation",
+        "ProtocolError",
+        "TypeConstraintViolation",
+        "PropertyConstraintViolation",
+        "OccurenceConstraintViolation",
+        "NotImplemented",
+        "NotSupported",
+    }
+)
 
 
 def test_a_thousand_malformed_frames_are_answered_or_dropped_while_the_others_are_served() -> None:
@@ -396,11 +448,14 @@ def test_a_thousand_malformed_frames_are_answered_or_dropped_while_the_others_ar
                             break
                         replies.append(reply)
                     assert len(replies) <= 1 and all(r[0] == 4 for r in replies), (frame, replies)
+                    # a malformed frame is the charger's fault, never the endpoint's: no InternalError, ever
+                    assert all(r[2] in CHARGER_FAULTS for r in replies), (str(frame)[:200], replies)
                     answered += len(replies)
                     dropped += not replies
             assert answered + dropped == 1000
             assert answered > 800  # only the unsolicited CALLRESULTs and CALLERRORs go unanswered
             assert sum(central.stats.errors.values()) == 1000  # every one counted once, by its reason
+            assert central.stats.errors[ErrorReason.HANDLER] == 0
             assert central.stats.messages["Heartbeat"] >= 1000
             assert central.snapshot()["cp-002"].online and other.stats.connections == 1
 
@@ -437,14 +492,14 @@ def test_a_charger_that_reconnects_without_booting_is_asked_for_its_statuses_onc
 
 def test_after_a_restart_of_the_endpoint_a_simulated_charger_reconnects_and_is_asked_for_its_statuses() -> None:
     async def scenario() -> None:
-        first = CentralSystem(["cp-001"], heartbeat_interval=1)
+        first = CentralSystem(["cp-001"], heartbeat_interval=1, auth="none")
         host, port = await first.start(HOST, 0)
         base = f"ws://{host}:{port}/ocpp"
         async with chargers(base, ("cp-001", {"behaviour": BUSY})) as (sim,):
             await sim.wait_booted()
             await eventually(lambda: first.snapshot()["cp-001"].connector(2) is not None, "statuses heard")
             await first.close()  # the service restarts; the charger does not
-            second = CentralSystem(["cp-001"], heartbeat_interval=1)
+            second = CentralSystem(["cp-001"], heartbeat_interval=1, auth="none")
             await second.start(HOST, port)
             try:
                 await eventually(lambda: second.snapshot()["cp-001"].connector(2) is not None, "statuses again", 8)

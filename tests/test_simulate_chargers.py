@@ -18,29 +18,35 @@ import pytest
 
 from collectors.ocpp import CentralSystem
 from simulators.city import generate_city
+from stadtnetz.secrets import Secret
 from tests.support.processes import Daemon
 from tests.support.simulation import REPO
+
+PASSWORD = "sim-Shared-Passw0rd-42"
 
 
 def simulate_with_chargers(directory: Path, url: str, *extra: str) -> Daemon:
     command = [sys.executable, "-m", "stadtnetz.cli", "simulate", "--devices", "100", "--port", "0"]
     return Daemon(
-        [*command, "--control", "off", "--ocpp", url, *extra],
+        [*command, "--control", "off", "--ocpp", url, "--ocpp-password", "${SIM_OCPP_PASSWORD}", *extra],
         directory / "simulate.log",
         cwd=REPO,
-        env={"PYTHONUNBUFFERED": "1"},
+        env={"PYTHONUNBUFFERED": "1", "SIM_OCPP_PASSWORD": PASSWORD},
     )
 
 
 @pytest.mark.parametrize("netns", [False, True], ids=["loopback", "netns"])
 def test_simulate_runs_the_city_chargers_against_a_central_system(tmp_path: Path, netns: bool) -> None:
-    """With --netns the simulator's thread lives in its namespace; its chargers still dial the host's loopback."""
+    """With --netns the simulator's thread lives in its namespace; its chargers still dial the host's loopback.
+
+    The central system asks every charger for the shared password (auth basic): --ocpp-password gives it them.
+    """
     city = generate_city(100)
     ids = [spec.id for spec in city.chargers]
     assert len(ids) == 9
 
     async def scenario() -> tuple[int, str]:
-        central = CentralSystem(ids, heartbeat_interval=1)
+        central = CentralSystem(ids, passwords=dict.fromkeys(ids, Secret(PASSWORD)), heartbeat_interval=1)
         host, port = await central.start("127.0.0.1", 0)
         url = f"ws://{host}:{port}/ocpp"
         simulator = simulate_with_chargers(tmp_path, url, *(["--netns"] if netns else []))
@@ -61,6 +67,7 @@ def test_simulate_runs_the_city_chargers_against_a_central_system(tmp_path: Path
     ready = re.search(r"^ready: 100 devices .* chargers 9 (ws://127\.0\.0\.1:\d+/ocpp)$", log, re.MULTILINE)
     assert ready is not None, log
     assert "9 chargers (9 AC, 0 DC; 18 connectors) dial " in log
+    assert PASSWORD not in log
 
 
 @pytest.mark.parametrize(
@@ -81,3 +88,32 @@ def test_simulate_refuses_a_central_system_off_loopback(url: str, message: str) 
         cwd=REPO,
     )
     assert result.returncode == 2 and message in " ".join(result.stderr.split()), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("hunter2-Literal", "give a reference, ${ENV_VAR} or file:PATH, not the password itself"),
+        ("${STADTNETZ_TEST_UNSET_PASSWORD}", "environment variable STADTNETZ_TEST_UNSET_PASSWORD is not set"),
+    ],
+)
+def test_simulate_takes_the_charger_password_by_reference_only(reference: str, message: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stadtnetz.cli",
+            "simulate",
+            "--ocpp",
+            "ws://127.0.0.1:9/ocpp",
+            "--ocpp-password",
+            reference,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    text = " ".join(result.stderr.split())
+    assert result.returncode == 2 and message in text, result.stderr
+    assert "hunter2" not in result.stderr
