@@ -32,3 +32,11 @@ class LogLimiter:
         self._last[key] = now
         self._held[key] = 0
         return count
+
+    def take(self, key: str) -> int:
+        """The occurrences held back for ``key`` (0 if none); if any, the line reporting them counts as written now."""
+        count = self._held.get(key, 0)
+        if count:
+            self._last[key] = self._clock.monotonic()
+            self._held[key] = 0
+        return count

@@ -11,6 +11,10 @@ Devices whose last poll got no answer are polled in a lane of their own
 for their timeouts holds only those slots, so however much of the city is
 dark, the devices that answer keep their rhythm. (In the very first round
 nothing is known yet, so a dark device still takes a normal slot once.)
+A poll asked for out of turn (``poll_now``, e.g. after a trap) starts at
+once, or, while the device's poll runs, once right after it; further requests
+meanwhile are folded into that one and counted, so a trap flood costs at most
+two polls of the device at a time.
 Sharding (``--shard i/n``) assigns each device to exactly one of n processes
 by rendezvous hashing on its id.
 """
@@ -84,6 +88,8 @@ class Scheduler:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._by_id = {device.id: device for device in self.devices}
         self._again: set[str] = set()  # asked for while running: poll once more right after
+        self._out_of_turn: set[str] = set()  # devices whose running poll was asked for (poll_now)
+        self.coalesced = 0  # poll_now requests folded into a poll already queued
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         registry = registry if registry is not None else CollectorRegistry()
@@ -116,23 +122,33 @@ class Scheduler:
         loop = self._loop
         if device is None or loop is None:
             return False
-        self.on_demand.inc()
-        if device.id in self._running:
-            self._again.add(device.id)
+        if device.id not in self._running:
+            self._start(device, loop.time(), loop, out_of_turn=True)
+        elif device.id in self._again:
+            self.coalesced += 1
         else:
-            self._start(device, loop.time(), loop)
+            self._again.add(device.id)
         return True
 
-    def _start(self, device: Device, due: float, loop: asyncio.AbstractEventLoop) -> None:
+    @property
+    def on_demand_pending(self) -> int:
+        """Out-of-turn polls running or queued."""
+        return len(self._out_of_turn) + len(self._again)
+
+    def _start(self, device: Device, due: float, loop: asyncio.AbstractEventLoop, *, out_of_turn: bool = False) -> None:
         task = loop.create_task(self._poll_one(device, due, loop))
         self._running[device.id] = task
+        if out_of_turn:
+            self.on_demand.inc()
+            self._out_of_turn.add(device.id)
         task.add_done_callback(lambda _task, device_id=device.id: self._finished(device_id))
 
     def _finished(self, device_id: str) -> None:
         self._running.pop(device_id, None)
+        self._out_of_turn.discard(device_id)
         if device_id in self._again and self._loop is not None and not self._stopping:
             self._again.discard(device_id)
-            self._start(self._by_id[device_id], self._loop.time(), self._loop)
+            self._start(self._by_id[device_id], self._loop.time(), self._loop, out_of_turn=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = self._loop = asyncio.get_running_loop()

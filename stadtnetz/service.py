@@ -32,6 +32,7 @@ from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
 from stadtnetz.ocpp_exposure import exposure_warnings
+from stadtnetz.on_demand import CoalescedChecks, OnDemandCollector
 from stadtnetz.own_metrics import counter_families
 from stadtnetz.reachability import Reachability
 from stadtnetz.scheduler import Scheduler
@@ -39,6 +40,7 @@ from stadtnetz.state import State
 from stadtnetz.store import HistoryCollector, HistoryStore, availability_by_device, connect
 from stadtnetz.topology import PROBLEM, DeviceStatus, Topology
 from stadtnetz.trap_effects import apply_trap
+from stadtnetz.trap_log import TrapLog
 from stadtnetz.web import build_app
 
 log = logging.getLogger("stadtnetz")
@@ -149,6 +151,7 @@ class Service:
         self._in_maintenance: set[str] = set()
         self.traps: TrapReceiver | None = None
         self.trap_counts: dict[tuple[str, str], int] = {}
+        self.trap_log = TrapLog(self.clock)
         if settings.trap_listen is not None:
             self.traps = TrapReceiver(
                 self.devices, self._trap_communities, self._on_trap, v3_users=settings.trap_v3_users
@@ -184,7 +187,8 @@ class Service:
             self.registry.register(InfluxStatsCollector(self.influx))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._checks: set[asyncio.Task[object]] = set()
+        self.quick_pings: CoalescedChecks | None = None  # quick ping rounds out of turn, once ping runs
+        self.registry.register(OnDemandCollector({"snmp_poll": self._on_demand_polls, "ping": self._on_demand_pings}))
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.history: HistoryStore | None = None  # the embedded history, when history.path is set
@@ -275,19 +279,23 @@ class Service:
     def _on_trap(self, event: TrapEvent) -> None:
         key = (event.device_id, str(event.kind))
         self.trap_counts[key] = self.trap_counts.get(key, 0) + 1
-        where = f" ifIndex {event.if_index}" if event.if_index is not None else ""
-        log.info("trap %s from %s%s", event.kind, event.device_id, where)
+        self.trap_log.trap(event)
         if apply_trap(self.state, event):
             self._check_now(event.device_id)
 
     def _check_now(self, device_id: str) -> None:
-        """Settle a device's status: poll it (and ping it) at once, out of turn."""
+        """Settle a device's status: poll it (and ping it) at once, out of turn; coalesced per device."""
         self.scheduler.poll_now(device_id)
         device = self._by_id.get(device_id)
-        if self.ping_rounds is not None and device is not None and device.ping:
-            task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.ping_rounds.quick(device))
-            self._checks.add(task)
-            task.add_done_callback(self._checks.discard)
+        if self.quick_pings is not None and device is not None and device.ping:
+            self.quick_pings.request(device)
+
+    def _on_demand_polls(self) -> tuple[int, int]:
+        return self.scheduler.on_demand_pending, self.scheduler.coalesced
+
+    def _on_demand_pings(self) -> tuple[int, int]:
+        checks = self.quick_pings
+        return (0, 0) if checks is None else (checks.pending, checks.coalesced)
 
     async def _start_ping(self) -> None:
         if not self.ping_devices:
@@ -306,6 +314,7 @@ class Service:
         self.ping_rounds = PingRounds(
             pinger, self.state, self.inventory.settings, self.clock, self.reachability.ping_result, self.registry
         )
+        self.quick_pings = CoalescedChecks(self.ping_rounds.quick, "a quick ping round")
         self.ping_scheduler = Scheduler(
             self.ping_devices,
             self.ping_rounds.round,
@@ -354,9 +363,8 @@ class Service:
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for task in list(self._checks):
-            task.cancel()
-        await asyncio.gather(*self._checks, return_exceptions=True)
+        if self.quick_pings is not None:
+            await self.quick_pings.close()
         await self.client.close()
         if self.central is not None:
             await self.central.close()
@@ -364,6 +372,7 @@ class Service:
             await self.influx.stop()
         if self.traps is not None:
             self.traps.close()
+        self.trap_log.close()  # the held-back counts, now that no trap can arrive
         if self.pinger is not None:
             await self.pinger.close()
         if self._runner is not None:
