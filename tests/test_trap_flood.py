@@ -92,6 +92,13 @@ def link_down(if_index: int) -> bytes:
 class Running:
     def __init__(self, directory: Path) -> None:
         self.simulator, _, inventory = start_simulator_process(directory / "city", DEVICES, seed=23, timeout=60)
+        try:
+            self._start_service(directory, inventory)
+        except BaseException:
+            self.simulator.stop()  # never leave the simulator behind when the service does not come up
+            raise
+
+    def _start_service(self, directory: Path, inventory: Path) -> None:
         with inventory.open() as handle:
             self.rows = list(csv.DictReader(handle))
         self.trap_port = free_port(kind=socket.SOCK_DGRAM)
@@ -125,8 +132,10 @@ class Running:
         return {labels.split('device="')[1].split('"')[0]: value for labels, value in by_labels.items()}
 
     def stop(self) -> None:
-        self.service.stop()
-        self.simulator.stop()
+        try:
+            self.service.stop()
+        finally:
+            self.simulator.stop()
 
 
 @pytest.fixture(scope="module")
