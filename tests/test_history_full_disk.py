@@ -178,6 +178,9 @@ def check(port: int, control: str, switch: str, disk: Path, service: Daemon) -> 
         slowest = max(slowest, took)
         time.sleep(0.3)
     during, _ = metrics(port)
+    text = get(f"http://127.0.0.1:{port}/metrics")[1]
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
     full_seconds = time.monotonic() - started
     assert during[("stadtnetz_history_write_failing", ())] == 1
     assert dropped(during, "write_failed", "transitions") == 0  # transitions are kept, samples dropped
