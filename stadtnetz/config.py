@@ -87,6 +87,8 @@ least one device)::
         outages: 400d                 # the outage log
         rollups: 90d                  # hourly series rollups (the bulk: ~16 MB a day for 650 devices)
         availability: 400d            # hourly availability seconds per device (small)
+      max_pending: 500000             # items (one series' sample, one status change) waiting for the writer; when
+                                      # full (disk full, writer stuck) the OLDEST samples are dropped, then transitions
     influx:                           # write every device's points to InfluxDB 2 (exporters.influx); in one file
       url: http://127.0.0.1:8086      # the server (http or https)
       org: stadtwerk
@@ -788,6 +790,9 @@ class HistorySpec(_Spec):
 
     path: Text | None = None
     retention: Annotated[RetentionSpec, BeforeValidator(_dict_or_none)] = RetentionSpec()
+    max_pending: Positive = _DEFAULT_HISTORY.max_pending
+
+
 MIN_SPOOL_BYTES = 1 << 20
 
 
@@ -1211,6 +1216,7 @@ class _Loader:
             outages_retention=spec.retention.outages,
             rollups_retention=spec.retention.rollups,
             availability_retention=spec.retention.availability,
+            max_pending=spec.max_pending,
         )
 
     def process_influx(self, document: _Document, raw: dict) -> None:

@@ -122,6 +122,7 @@ class HistorySettings:
     outages_retention: float = 400 * DAY
     rollups_retention: float = 90 * DAY  # hourly series rollups: ~16 MB a day for 650 devices (bench/history_write.py)
     availability_retention: float = 400 * DAY  # hourly availability seconds: a year and a month to compare
+    max_pending: int = 500_000  # items queued for the writer at most; beyond, the oldest are dropped (store.py)
 
     @property
     def enabled(self) -> bool:

@@ -223,9 +223,17 @@ class Service:
     def health(self) -> tuple[bool, str]:
         if not self._tasks or any(t.done() for t in self._tasks):
             return False, "scheduler not running"
+        notes = []
         if self.ping_problem:
-            return True, f"polling; ping disabled: {self.ping_problem}"
-        return True, "polling"
+            notes.append(f"ping disabled: {self.ping_problem}")
+        problem = self.history.problem if self.history is not None else None
+        if problem:
+            notes.append(problem)
+        return True, "; ".join(["polling", *notes])
+
+    def health_parts(self) -> dict[str, dict[str, object]]:
+        """The parts of ``/healthz`` beyond the collector's own verdict: the history's, when it is kept."""
+        return {} if self.history is None else {"history": self.history.health()}
 
     def mark_maintenance(self) -> None:
         """Flag the devices (and chargers) inside an open maintenance window, clear those whose window closed."""
@@ -326,7 +334,7 @@ class Service:
 
     async def start(self) -> str:
         """Start polling and serving; return the URL of /metrics' server."""
-        app = build_app(self.state, [self.registry], self.health)
+        app = build_app(self.state, [self.registry], self.health, self.health_parts)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         if self.listen_socket is not None:
@@ -390,7 +398,9 @@ class Service:
         grace = HISTORY_CLOSE_GRACE
         if self.chargers is not None:  # a charger's silence is dated back to its last message: let it arrive
             grace = max(grace, self.chargers.silence_limit + HISTORY_CLOSE_GRACE)
-        self.history = await asyncio.to_thread(HistoryStore, settings.path, self.clock, settings, close_grace=grace)
+        self.history = await asyncio.to_thread(
+            HistoryStore, settings.path, self.clock, settings, close_grace=grace, max_pending=settings.max_pending
+        )
         self.history.start()
         self.registry.register(HistoryCollector(self.history))
         chained = self.reachability.board.on_change

@@ -27,8 +27,15 @@ def _finite(value: float) -> float | None:
 
 
 def build_app(
-    state: State, registries: Iterable[CollectorRegistry], health: Callable[[], tuple[bool, str]]
+    state: State,
+    registries: Iterable[CollectorRegistry],
+    health: Callable[[], tuple[bool, str]],
+    parts: Callable[[], dict[str, dict[str, object]]] | None = None,
 ) -> web.Application:
+    """``health``: (healthy, detail) of the collector; ``parts``: more fields for ``/healthz``, one per part
+    (e.g. ``{"history": {"ok": False, "problem": "..."}}``). A part with ``"ok": False`` makes the status
+    ``degraded``, still HTTP 200: a probe must not restart a poller that polls because its history cannot be
+    written; only an unhealthy collector answers 503."""
     registries = list(registries)
 
     async def metrics(request: web.Request) -> web.StreamResponse:
@@ -57,12 +64,15 @@ def build_app(
     async def healthz(request: web.Request) -> web.Response:
         healthy, detail = health()
         counts = state.status_counts()
+        extra = parts() if parts is not None else {}
+        degraded = any(part.get("ok") is False for part in extra.values())
         payload = {
-            "status": "ok" if healthy else "unhealthy",
+            "status": "unhealthy" if not healthy else "degraded" if degraded else "ok",
             "detail": detail,
             "devices": len(state.exported()),
             "polls": {status.value: counts[status] for status in PollStatus},
             "version": __version__,
+            **extra,
         }
         return web.json_response(payload, status=200 if healthy else 503)
 

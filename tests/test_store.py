@@ -555,21 +555,62 @@ def test_a_killed_writer_leaves_every_committed_batch_and_a_sound_file(tmp_path:
     HistoryStore(path, ManualClock(time.time() + 1)).close()  # and it opens again to carry on
 
 
-def test_a_writer_that_falls_behind_holds_the_caller_back_and_loses_nothing(tmp_path: Path) -> None:
+def test_a_full_queue_drops_the_oldest_samples_first_and_the_caller_never_writes(tmp_path: Path) -> None:
     clock = ManualClock(T0)
-    history = HistoryStore(tmp_path / "history.sqlite", clock, max_pending=50, flush_interval=30)
-    history.start()
-    for index in range(1000):
-        history.record_transition(f"d{index % 7}", UNKNOWN, up() if index % 2 else down(f"d{index % 7}"), T0 + index)
-    assert history.stats.backpressure_waits > 0  # the writer was woken and the caller waited for it
+    history = HistoryStore(tmp_path / "history.sqlite", clock, max_pending=10)  # no writer thread: nobody drains
+    state = State(DEVICES, clock)
+    for round_ in range(4):  # 5 devices x 1 optical sample a round: the 3rd round pushes out the 1st, the 4th the 2nd
+        clock.set(T0 + round_ * MINUTE)
+        for device in DEVICES:
+            state.record_poll(device.id, [Reading(OPTICAL, ',sensor_index="1"', -4.0 - round_)], None, None, 0.01)
+        history.record_samples(state, clock.time())
+    assert history.stats.dropped[("queue_full", "samples")] == 10
+    for index in range(12):  # transitions push out the remaining sample rounds, then the oldest transitions
+        history.record_transition(f"d{index}", UNKNOWN, up(), T0 + HOUR + index)
+    assert history.stats.dropped[("queue_full", "samples")] == 20
+    assert history.stats.dropped[("queue_full", "transitions")] == 2
+    clock.set(T0 + 2 * HOUR)
+    for device in DEVICES:  # a sample round does not push out transitions: it is dropped itself
+        state.record_poll(device.id, [Reading(OPTICAL, ',sensor_index="1"', -9.0)], None, None, 0.01)
+    history.record_samples(state, clock.time())
+    assert history.stats.dropped[("queue_full", "samples")] == 25
+    assert history.stats.flushes == 0 and not history.write_failing  # the caller wrote nothing itself
+    assert history.stats.pending == 10
     history.close()
-    unthreaded = HistoryStore(tmp_path / "history.sqlite", clock, max_pending=50)  # no writer: the caller writes
-    for index in range(200):
-        unthreaded.record_transition("e", UNKNOWN, up(), T0 + index)
-    assert unthreaded.stats.flushes >= 3 and unthreaded.stats.backpressure_waits == 0
-    unthreaded.close()
     db = store.connect(tmp_path / "history.sqlite", create=False)
-    assert len(store.transitions(db, T0, T0 + DAY)) == 1200
+    assert [t.device for t in store.transitions(db, T0, T0 + DAY)] == [f"d{index}" for index in range(2, 12)]
+    assert db.execute("SELECT count(*) FROM hourly").fetchone()[0] == 0  # every sample round was dropped
+    families = {f.name: f for f in store.HistoryCollector(history).collect()}
+    dropped = {tuple(s.labels.values()): s.value for s in families["stadtnetz_history_dropped"].samples}
+    assert dropped[("queue_full", "samples")] == 25 and dropped[("write_failed", "transitions")] == 0
+    assert "stadtnetz_history_backpressure_waits" not in families
+
+
+def test_a_dead_writer_thread_is_started_again_and_the_caller_never_writes(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    history = HistoryStore(tmp_path / "history.sqlite", clock, flush_interval=0.05)
+    killed = []
+
+    def die(*args: object) -> None:  # the writer thread's first flush meets an exception nobody catches
+        killed.append(args)
+        raise SystemExit("the writer meets its end")
+
+    history._apply_transition = die  # type: ignore[method-assign]
+    history.start()
+    history.record_transition("a", UNKNOWN, up(), T0)
+    deadline = time.monotonic() + 5
+    while history._writer_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert killed and not history._writer_alive()
+    assert history.problem == "history writer thread died (SystemExit: the writer meets its end)"
+    del history._apply_transition  # the next thread works
+    history.record_transition("b", UNKNOWN, up(), T0 + 1)  # restarts the writer, writes nothing itself
+    assert history.stats.writer_restarts == 1 and history._writer_alive()
+    deadline = time.monotonic() + 5
+    while history.stats.written_transitions < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert history.stats.written_transitions == 1 and history.problem is None
+    history.close()
 
 
 def test_retention_prunes_each_kind_of_row_after_its_own_duration(tmp_path: Path) -> None:
@@ -637,7 +678,7 @@ def test_the_history_section_resolves_its_path_and_reports_mistakes_with_file_an
     assert load_inventory(write(tmp_path / "off.yaml", HEAD), environ=ENV).history.path is None  # none: no history
     for section, path, message in [
         ("  retention:\n    outages: 2y\n", "history.retention.outages", "invalid duration '2y': use a number with"),
-        ("  keep: 30d\n", "history.keep", "unknown field 'keep' (allowed: path, retention)"),
+        ("  keep: 30d\n", "history.keep", "unknown field 'keep' (allowed: path, retention, max_pending)"),
         ("  path: nowhere/history.sqlite\n", "history.path", f"directory {tmp_path / 'nowhere'} does not exist"),
     ]:
         config = write(tmp_path / "city.yaml", HEAD + "history:\n" + section)
