@@ -84,9 +84,8 @@ def lag_buckets(found: dict) -> dict[str, float]:
     }
 
 
+@pytest.mark.needs_root("the test mounts a tiny tmpfs to fill up")
 def test_a_full_disk_drops_history_but_polling_metrics_and_health_carry_on(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.fail("needs root: the test mounts a tiny tmpfs to fill up (run the suite as root)")
     disk = tmp_path / "disk"
     disk.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
