@@ -127,12 +127,12 @@ def escape_tag(text: str) -> str:
     """A tag value escaped for line protocol (backslash, comma, equals sign, space; line breaks become spaces)."""
     if any(c in text for c in "\\, =\n\r"):
         text = (
-            text.replace("\\", "\\\\")
+            text.replace("\n", " ")  # first: the spaces they become are escaped below
+            .replace("\r", " ")
+            .replace("\\", "\\\\")
             .replace(",", "\\,")
             .replace("=", "\\=")
             .replace(" ", "\\ ")
-            .replace("\n", " ")
-            .replace("\r", " ")
         )
     return text
 

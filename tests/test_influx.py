@@ -324,6 +324,7 @@ def test_measurements_tags_and_fields() -> None:
     assert measurement_field(metric("stadtnetz_device_info", MetricKind.INFO)) == ("device", "info")
     assert measurement_field(metric("stadtnetz_uptime_seconds")) == ("device", "uptime_seconds")
     assert escape_tag('Markt, Platz=1 "A"\\') == 'Markt\\,\\ Platz\\=1\\ "A"\\\\'
+    assert escape_tag("Ring\nNord\r") == "Ring\\ Nord\\ "  # a line break becomes an escaped space, not the tags' end
     assert timestamp(1_790_000_000.5, "ns") == 1_790_000_000_500_000_000
     assert timestamp(1_790_000_002.0, "s") == 1_790_000_002
 
