@@ -2,8 +2,8 @@
 
 Owns ``/metrics``' body. Series are rendered straight from the state's
 compact arrays with each device's labels pre-rendered once, grouped by metric
-family as the format requires (the state keeps labels structured; per shared
-layout the escaped ``name{...labels`` pieces are worked out once and cached);
+family as the format requires (the state keeps labels structured, each
+:class:`stadtnetz.labels.Labels` carrying its escaped fragment, rendered once);
 the collector's own metrics (poll durations, timeouts, malformed packets,
 scheduler lag) come from a prometheus_client
 registry appended at the end. Rendering 100,000 samples this way is many
@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from stadtnetz.labels import escape_label
 from stadtnetz.model import Device, MetricDef, MetricKind, PollStatus
-from stadtnetz.state import DeviceState, Layout, PingRecord, State
+from stadtnetz.state import DeviceState, PingRecord, State
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BATCH_DEVICES = 250  # devices rendered between two returns to the event loop
@@ -97,24 +97,6 @@ def device_labels(device: Device) -> str:
     )
 
 
-# per layout, per slot: (family, "exported_name{", own labels text + "} ", counter position or -1)
-_Template = tuple[tuple[MetricDef, str, str, int], ...]
-_TEMPLATES: dict[Layout, _Template] = {}
-
-
-def _template(layout: Layout) -> _Template:
-    template = _TEMPLATES.get(layout)
-    if template is None:
-        if len(_TEMPLATES) > 10_000:  # layouts are interned; only a churning city makes many
-            _TEMPLATES.clear()
-        positions = layout.counters
-        template = _TEMPLATES[layout] = tuple(
-            (metric, f"{metric.exported_name}{{", f"{labels.text}}} ", positions[slot])
-            for slot, (metric, labels) in enumerate(layout.keys)
-        )
-    return template
-
-
 def _number(value: float) -> str:
     if value == math.inf:
         return "+Inf"
@@ -135,9 +117,10 @@ class _Families:
 
     def __init__(self) -> None:
         self.lines: dict[MetricDef, list[str]] = {metric: [] for metric in FIXED_FAMILIES}
+        self.names: dict[MetricDef, str] = {}
 
     def add(self, devices: Iterable[DeviceState]) -> None:
-        families = self.lines
+        families, names = self.lines, self.names
         status_lines, seen_lines, duration_lines = families[SNMP_STATUS], families[LAST_SEEN], families[POLL_DURATION]
         ok, unknown = PollStatus.OK, PollStatus.UNKNOWN
         for device in devices:
@@ -156,17 +139,19 @@ class _Families:
                 duration_lines.append(f"stadtnetz_device_poll_duration_seconds{{{head}}} {device.poll_seconds!r}\n")
             if device.status is not ok:
                 continue  # a device that did not answer has no current values: Prometheus marks them stale
-            counters, values = device.counters, device.values
-            for slot, (metric, name, own, position) in enumerate(_template(device.layout)):
+            counters, values, positions = device.counters, device.values, device.layout.counters
+            for slot, (metric, labels) in enumerate(device.layout.keys):
                 lines = families.get(metric)
                 if lines is None:
                     lines = families[metric] = []
+                    names[metric] = metric.exported_name
+                position = positions[slot]
                 if position >= 0:
-                    lines.append(f"{name}{head}{own}{counters[2 * position]}\n")
+                    lines.append(f"{names[metric]}{{{head}{labels.text}}} {counters[2 * position]}\n")
                 else:
                     value = values[slot]
                     if value == value:  # NaN: unknown, not exported
-                        lines.append(f"{name}{head}{own}{_number(value)}\n")
+                        lines.append(f"{names[metric]}{{{head}{labels.text}}} {_number(value)}\n")
 
     def _health(self, device: DeviceState, head: str) -> None:
         lines = self.lines

@@ -4,7 +4,7 @@ Owns :class:`Labels`, the form labels take in readings and in the state: an
 ordered tuple of ``(name, value)`` pairs with the values as the device told
 them (unescaped). Each destination escapes them for its own format:
 ``/metrics`` and the history file's ``labels`` column use :attr:`Labels.text`
-(the Prometheus text-format fragment, rendered once per object and cached),
+(the Prometheus text-format fragment, rendered once per object and kept),
 InfluxDB line protocol escapes :attr:`Labels.pairs` with its own rules. Nobody
 parses a rendered fragment back.
 """
@@ -12,6 +12,7 @@ parses a rendered fragment back.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from sys import intern
 
 
 def escape_label(text: str) -> str:
@@ -25,15 +26,22 @@ class Labels:
     """Ordered, immutable (name, value) pairs; equal and hashed by their pairs.
 
     ``text`` is the Prometheus fragment with a leading comma (``,if_index="1",interface="eth0"``,
-    empty for no labels), computed on first use and kept: a cache, not the source of truth.
+    empty for no labels), rendered once: a cache, not the source of truth. Memory matters (the
+    state holds one per distinct series): names and values are kept in one flat tuple of
+    interned strings, so the values many devices share (``eth0``, ``up``) are stored once.
     """
 
-    __slots__ = ("_hash", "_text", "pairs")
+    __slots__ = ("_flat", "text")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
-        self.pairs: tuple[tuple[str, str], ...] = tuple(pairs)
-        self._hash = hash(self.pairs)
-        self._text: str | None = None
+        flat: list[str] = []
+        text: list[str] = []
+        for name, value in pairs:
+            flat.append(intern(name))
+            flat.append(intern(value))
+            text.append(f',{name}="{escape_label(value)}"')
+        self._flat: tuple[str, ...] = tuple(flat)
+        self.text = "".join(text)
 
     @classmethod
     def of(cls, **labels: str) -> Labels:
@@ -41,16 +49,15 @@ class Labels:
         return cls(labels.items())
 
     @property
-    def text(self) -> str:
-        text = self._text
-        if text is None:
-            text = self._text = "".join(f',{name}="{escape_label(value)}"' for name, value in self.pairs)
-        return text
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        flat = self._flat
+        return tuple(zip(flat[::2], flat[1::2], strict=True))
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        for key, value in self.pairs:
-            if key == name:
-                return value
+        flat = self._flat
+        for i in range(0, len(flat), 2):
+            if flat[i] == name:
+                return flat[i + 1]
         return default
 
     def matches(self, selector: Iterable[tuple[str, str]]) -> bool:
@@ -70,20 +77,20 @@ class Labels:
         return iter(self.pairs)
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return len(self._flat) // 2
 
     def __bool__(self) -> bool:
-        return bool(self.pairs)
+        return bool(self._flat)
 
     def __hash__(self) -> int:
-        return self._hash
+        return hash(self._flat)
 
     def __eq__(self, other: object) -> bool:
         if self is other:
             return True
         if not isinstance(other, Labels):
             return NotImplemented
-        return self._hash == other._hash and self.pairs == other.pairs
+        return self._flat == other._flat
 
     def __repr__(self) -> str:
         return f"Labels({self.pairs!r})"
