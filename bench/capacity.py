@@ -33,6 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from exporters.prometheus import render_state
 from stadtnetz.clock import SystemClock
+from stadtnetz.labels import Labels
 from stadtnetz.model import Device, MetricDef, MetricKind, Reading
 from stadtnetz.state import State
 from tests.support.processes import Daemon, free_port
@@ -55,7 +56,7 @@ def synthetic_state(samples: int) -> tuple[State, list[tuple[MetricDef, str, str
     for n, device in enumerate(devices):
         readings = []
         for interface in range(SERIES_PER_DEVICE // len(metrics)):
-            labels = f',if_index="{interface + 1}",interface="eth{interface}"'
+            labels = Labels.of(if_index=str(interface + 1), interface=f"eth{interface}")
             for m, metric in enumerate(metrics):
                 value = float(n * 1000 + interface * 10 + m) + 0.25
                 counter = metric.kind is MetricKind.COUNTER
@@ -107,7 +108,7 @@ def state_bytes_per_device(devices: int = 1000) -> float:
     state = State(devs, SystemClock())
     for device in devs:  # each poll builds its readings afresh, as the poller does
         readings = [
-            Reading(metric, f',if_index="{i}",interface="eth{i}"', 12345, bits=64)
+            Reading(metric, Labels.of(if_index=str(i), interface=f"eth{i}"), 12345, bits=64)
             for i in range(5)
             for metric in metrics
         ]

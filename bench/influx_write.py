@@ -51,6 +51,7 @@ if str(REPO) not in sys.path:
 from exporters.influx import InfluxWriter, LineEncoder, Sender  # noqa: E402
 from exporters.spool import Spool  # noqa: E402
 from stadtnetz.clock import SystemClock  # noqa: E402
+from stadtnetz.labels import NO_LABELS, Labels  # noqa: E402
 from stadtnetz.model import Device, MetricDef, MetricKind, Reading  # noqa: E402
 from stadtnetz.state import State  # noqa: E402
 from tests.support.processes import process_cpu_seconds  # noqa: E402
@@ -88,21 +89,21 @@ def synthetic_state(devices: int) -> State:
     state = State(inventory, clock)
     for round_number in range(2):
         for index, device in enumerate(inventory):
-            readings = [Reading(UPTIME, "", 360_000.0 + round_number * 60)]
+            readings = [Reading(UPTIME, NO_LABELS, 360_000.0 + round_number * 60)]
             for interface in range(24 if device.kind == "distribution_switch" else 3):
-                labels = f',if_index="{interface + 1}",interface="eth{interface}"'
+                labels = Labels.of(if_index=str(interface + 1), interface=f"eth{interface}")
                 traffic = (index + 1) * (interface + 1) * (round_number + 1) * 1_000_003
                 readings += [
                     Reading(RX, labels, traffic, 64, 125e6, UTILISATION, "receive"),
                     Reading(TX, labels, traffic // 3, 64, 125e6, UTILISATION, "transmit"),
                     Reading(ERRORS, labels, round_number, 64),
                     Reading(SPEED, labels, 125e6),
-                    Reading(OPER, labels + ',state="up"', 1.0),
+                    Reading(OPER, labels.plus("state", "up"), 1.0),
                 ]
             if device.kind == "hotspot":
                 for band in ("2.4GHz", "5GHz"):
-                    readings.append(Reading(CLIENTS, f',band="{band}",ssid="Musterstadt-Free-WLAN"', index % 17))
-                    readings.append(Reading(CHANNEL, f',band="{band}"', 0.25))
+                    readings.append(Reading(CLIENTS, Labels.of(band=band, ssid="Musterstadt-Free-WLAN"), index % 17))
+                    readings.append(Reading(CHANNEL, Labels.of(band=band), 0.25))
             state.record_poll(device.id, readings, 36_000_000 + round_number * 6000, None, 0.01)
     return state
 

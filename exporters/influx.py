@@ -79,7 +79,6 @@ import gzip as gzip_module
 import logging
 import math
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -113,9 +112,6 @@ WARN_EVERY_SECONDS = 300.0  # while writes keep failing, one warning this often
 
 # --- line protocol -------------------------------------------------------------------------------------------------
 
-_LABEL = re.compile(r',([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
-_PROM_UNESCAPE = re.compile(r"\\(.)")
-
 
 def measurement_field(metric: MetricDef) -> tuple[str, str]:
     """The measurement and field a metric becomes (see the module docstring)."""
@@ -135,23 +131,14 @@ def escape_tag(text: str) -> str:
     """A tag value escaped for line protocol (backslash, comma, equals sign, space; line breaks become spaces)."""
     if any(c in text for c in "\\, =\n\r"):
         text = (
-            text.replace("\\", "\\\\")
+            text.replace("\n", " ")  # first: the spaces they become are escaped below
+            .replace("\r", " ")
+            .replace("\\", "\\\\")
             .replace(",", "\\,")
             .replace("=", "\\=")
             .replace(" ", "\\ ")
-            .replace("\n", " ")
-            .replace("\r", " ")
         )
     return text
-
-
-def parse_labels(fragment: str) -> list[tuple[str, str]]:
-    """``,if_index="1",interface="eth0"`` (Prometheus-escaped) -> [("if_index", "1"), ("interface", "eth0")]."""
-    unescape = {"n": "\n", "\\": "\\", '"': '"'}
-    return [
-        (key, _PROM_UNESCAPE.sub(lambda m: unescape.get(m.group(1), m.group(1)), value))
-        for key, value in _LABEL.findall(fragment)
-    ]
 
 
 def timestamp(at: float, precision: str) -> int:
@@ -204,7 +191,7 @@ class LineEncoder:
                 measurement, field = measurement_field(metric)
                 tags = "".join(
                     f",{escape_key(key)}={escape_tag(value)}"
-                    for key, value in parse_labels(labels)
+                    for key, value in labels.pairs
                     if value and key not in DEVICE_TAGS
                 )
                 line = grouped.get((measurement, tags))

@@ -660,7 +660,7 @@ def poll(config_path: Path, gap: float, device_id: str) -> None:
     if gap:
         table.add_column("rate /s", justify="right")
     for metric, labels, value in state.series():
-        row = [metric.exported_name, labels.lstrip(","), f"{value:g}" if isinstance(value, float) else str(value)]
+        row = [metric.exported_name, labels.text.lstrip(","), f"{value:g}" if isinstance(value, float) else str(value)]
         if gap:
             rate = state.value(metric, labels) if metric.kind is MetricKind.COUNTER else math.nan
             row.append("" if math.isnan(rate) else f"{rate:,.1f}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from stadtnetz.labels import Labels
 from stadtnetz.secrets import Secret
 
 if TYPE_CHECKING:
@@ -254,12 +255,12 @@ class MetricDef:
 class Reading:
     """One observed value of one series of a device, as a collector hands it to the state.
 
-    ``labels`` is the series' own label set rendered as a fragment with a leading
-    comma (``,interface="eth0"``), or empty; the device's labels are added by the state.
+    ``labels`` is the series' own label set (structured, values unescaped; ``NO_LABELS``
+    for none); the device's labels are added by the state.
     """
 
     metric: MetricDef
-    labels: str
+    labels: Labels
     value: float
     bits: int = 0  # counters: 32 or 64 (the width at which the device's counter wraps)
     speed: float = 0.0  # counters of bytes: the interface's speed in bytes per second (0: unknown)

@@ -22,17 +22,21 @@ The state keeps a total that never decreases:
 Memory: the ordered list of a device's series (its layout) is interned and
 shared by all devices reporting the same series; per device only a few
 ``array`` columns remain (measured in ``bench/capacity.py``).
+
+Labels. A series is keyed by its metric and its own labels as structured
+:class:`stadtnetz.labels.Labels` (name, value) pairs; each exporter renders
+them in its own format (the Prometheus fragment is cached on the object).
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from stadtnetz.clock import Clock
-from stadtnetz.labels import escape_label
+from stadtnetz.labels import Labels
 from stadtnetz.model import Device, MetricDef, MetricKind, PollStatus, Reading
 from stadtnetz.topology import Status
 
@@ -84,24 +88,16 @@ def device_rebooted(previous_ticks: int | None, ticks: int | None, elapsed: floa
     return ticks < previous_ticks
 
 
-def device_labels(device: Device) -> str:
-    """The labels every series of a device carries, rendered once."""
-    return (
-        f'device="{escape_label(device.id)}",kind="{escape_label(device.kind)}",'
-        f'site="{escape_label(device.site)}",district="{escape_label(device.district)}"'
-    )
-
-
 class Layout:
     """The ordered series of a device: shared by every device that reports exactly the same series.
 
     Interned (one object per distinct key sequence), so a thousand hotspots of one
-    model hold one copy of their series keys and label strings between them.
+    model hold one copy of their series keys and labels between them.
     """
 
     __slots__ = ("counter_slots", "counters", "keys", "slots")
 
-    def __init__(self, keys: tuple[tuple[MetricDef, str], ...]) -> None:
+    def __init__(self, keys: tuple[tuple[MetricDef, Labels], ...]) -> None:
         self.keys = keys
         self.slots = {key: i for i, key in enumerate(keys)}
         # for every slot: its position among the counter slots, or -1 for a gauge
@@ -116,11 +112,11 @@ class Layout:
         self.counter_slots = position
 
 
-_LAYOUTS: dict[tuple[tuple[MetricDef, str], ...], Layout] = {}
+_LAYOUTS: dict[tuple[tuple[MetricDef, Labels], ...], Layout] = {}
 _EMPTY_LAYOUT = Layout(())
 
 
-def intern_layout(keys: tuple[tuple[MetricDef, str], ...]) -> Layout:
+def intern_layout(keys: tuple[tuple[MetricDef, Labels], ...]) -> Layout:
     layout = _LAYOUTS.get(keys)
     if layout is None:
         if len(_LAYOUTS) > 200_000:  # devices whose series keep changing must not grow this forever
@@ -214,22 +210,22 @@ class DeviceState:
         self.counters = array("Q")  # per counter slot k: [2k] the monotonic total, [2k+1] the last raw reading
 
     @property
-    def keys(self) -> tuple[tuple[MetricDef, str], ...]:
+    def keys(self) -> tuple[tuple[MetricDef, Labels], ...]:
         return self.layout.keys
 
-    def series(self) -> Iterator[tuple[MetricDef, str, float | int]]:
-        """(metric, labels fragment, exported value) of every current series: counters give their total."""
+    def series(self) -> Iterator[tuple[MetricDef, Labels, float | int]]:
+        """(metric, labels, exported value) of every current series: counters give their total."""
         positions, counters, values = self.layout.counters, self.counters, self.values
         for slot, (metric, labels) in enumerate(self.layout.keys):
             position = positions[slot]
             yield metric, labels, (counters[2 * position] if position >= 0 else values[slot])
 
-    def value(self, metric: MetricDef, labels: str) -> float:
+    def value(self, metric: MetricDef, labels: Labels) -> float:
         """A gauge's value, or a counter's last per-second rate (NaN when unknown or absent)."""
         slot = self.layout.slots.get((metric, labels))
         return NAN if slot is None else self.values[slot]
 
-    def total(self, metric: MetricDef, labels: str) -> int | None:
+    def total(self, metric: MetricDef, labels: Labels) -> int | None:
         """A counter's monotonic total."""
         slot = self.layout.slots.get((metric, labels))
         if slot is None or self.layout.counters[slot] < 0:
@@ -281,11 +277,11 @@ class State:
         first = state.last_poll is None
         elapsed = 0.0 if state.last_poll is None else now - state.last_poll
         rebooted = not first and device_rebooted(state.uptime_ticks, uptime_ticks, elapsed)
-        keys: list[tuple[MetricDef, str]] = []
+        keys: list[tuple[MetricDef, Labels]] = []
         for reading in readings:
             keys.append((reading.metric, reading.labels))
             if reading.utilisation is not None:
-                keys.append((reading.utilisation, f'{reading.labels},direction="{reading.direction}"'))
+                keys.append((reading.utilisation, reading.labels.plus("direction", reading.direction)))
         layout = intern_layout(tuple(keys))
         fresh = state._relayout(layout) if layout is not state.layout else None
         values, counters, positions = state.values, state.counters, layout.counters
@@ -337,33 +333,32 @@ class State:
         state.ping.add_round(sent, rtts, jitter)
         return state.ping
 
-    def set_series_label(self, device_id: str, metric_name: str, selector: str, label: str, value: str) -> int:
-        """Set ``label`` to ``value`` on the device's ``metric_name`` series whose labels contain ``selector``
-        (a fragment like ``,if_index="7",``); return how many series changed.
+    def set_series_label(
+        self, device_id: str, metric_name: str, selector: Mapping[str, str], label: str, value: str
+    ) -> int:
+        """Set ``label`` to ``value`` on the device's ``metric_name`` series whose labels include every
+        (name, value) of ``selector`` (e.g. ``{"if_index": "7"}``) and carry ``label``; return how many changed.
 
         For what a device tells between polls (a linkDown trap changes an interface's ``state``);
         the next poll's readings replace it with what the device then answers.
         """
         state = self.devices[device_id]
         keys = list(state.layout.keys)
-        wanted = f',{label}="{escape_label(value)}"'
+        wanted = tuple(selector.items())
         changed = 0
         for slot, (metric, labels) in enumerate(keys):
-            if metric.name != metric_name or selector not in labels + ",":
+            if metric.name != metric_name or not labels.matches(wanted):
                 continue
-            start = labels.find(f',{label}="')
-            if start < 0:
-                continue
-            end = labels.index('"', start + len(label) + 3) + 1
-            if labels[start:end] != wanted:
-                keys[slot] = (metric, labels[:start] + wanted + labels[end:])
+            current = labels.get(label)
+            if current is not None and current != value:
+                keys[slot] = (metric, labels.replaced(label, value))
                 changed += 1
         if changed:
             # same series in the same order, one label different: the value and counter columns stay valid
             state.layout = intern_layout(tuple(keys))
         return changed
 
-    def set_gauge(self, device_id: str, metric_name: str, labels: str, value: float) -> bool:
+    def set_gauge(self, device_id: str, metric_name: str, labels: Labels, value: float) -> bool:
         """Overwrite a gauge the device reported (e.g. uptime after a coldStart trap); False if it has none."""
         state = self.devices[device_id]
         for slot, (metric, series_labels) in enumerate(state.layout.keys):

@@ -822,7 +822,7 @@ class HistoryStore:
             slots = []
             for slot, (metric, labels) in enumerate(layout.keys):
                 if metric.kind is MetricKind.GAUGE:
-                    slots.append((slot, metric.name, labels.lstrip(","), metric.name == UTILISATION_METRIC))
+                    slots.append((slot, metric.name, labels.text.lstrip(","), metric.name == UTILISATION_METRIC))
             if len(self._plans) > 10_000:  # layouts are interned; only a churning city makes many
                 self._plans.clear()
             plan = self._plans[layout] = tuple(slots)

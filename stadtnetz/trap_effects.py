@@ -5,12 +5,14 @@ the state: linkDown/linkUp set the interface's ``stadtnetz_interface_oper_status
 state (from the ifOperStatus the trap carries, else down/up), coldStart and
 warmStart set ``stadtnetz_uptime_seconds`` to the uptime the trap reports.
 Whether the device should be polled out of turn to confirm is returned to
-the caller; the poll's answer replaces whatever the trap said.
+the caller; the poll's answer replaces whatever the trap said. Interfaces are
+found by their structured ``if_index`` label, never by matching label text.
 """
 
 from __future__ import annotations
 
 from collectors.traps import TrapEvent, TrapKind
+from stadtnetz.labels import NO_LABELS
 from stadtnetz.state import State
 
 OPER_STATUS_METRIC = "stadtnetz_interface_oper_status"
@@ -25,8 +27,8 @@ def apply_trap(state: State, event: TrapEvent) -> bool:
     if event.kind in (TrapKind.LINK_DOWN, TrapKind.LINK_UP) and event.if_index is not None:
         told = IF_OPER_STATES.get(event.oper_status or 0)
         status = told or ("down" if event.kind is TrapKind.LINK_DOWN else "up")
-        state.set_series_label(event.device_id, OPER_STATUS_METRIC, f',if_index="{event.if_index}",', "state", status)
+        state.set_series_label(event.device_id, OPER_STATUS_METRIC, {"if_index": str(event.if_index)}, "state", status)
     elif event.kind in (TrapKind.COLD_START, TrapKind.WARM_START):
         uptime = 0.0 if event.uptime_ticks is None else event.uptime_ticks / 100.0
-        state.set_gauge(event.device_id, UPTIME_METRIC, "", uptime)
+        state.set_gauge(event.device_id, UPTIME_METRIC, NO_LABELS, uptime)
     return event.kind in RECHECKED

@@ -46,13 +46,13 @@ from exporters.influx import (
     Sender,
     escape_tag,
     measurement_field,
-    parse_labels,
     timestamp,
 )
 from exporters.prometheus import render_state
 from exporters.spool import RECORD_HEADER, SEGMENT_HEADER, Spool, SpoolError, encode_record
 from stadtnetz.clock import ManualClock
 from stadtnetz.config import ConfigError, load_inventory
+from stadtnetz.labels import Labels
 from stadtnetz.model import Device, InfluxSettings, InfluxSpool, MetricDef, MetricKind, Reading
 from stadtnetz.state import State
 from tests.support.nginx import ReverseProxy
@@ -325,11 +325,7 @@ def test_measurements_tags_and_fields() -> None:
     assert measurement_field(metric("stadtnetz_device_info", MetricKind.INFO)) == ("device", "info")
     assert measurement_field(metric("stadtnetz_uptime_seconds")) == ("device", "uptime_seconds")
     assert escape_tag('Markt, Platz=1 "A"\\') == 'Markt\\,\\ Platz\\=1\\ "A"\\\\'
-    assert parse_labels(r',ssid="a\"b",band="5GHz",x="c\\d\nz"') == [
-        ("ssid", 'a"b'),
-        ("band", "5GHz"),
-        ("x", "c\\d\nz"),
-    ]
+    assert escape_tag("Ring\nNord\r") == "Ring\\ Nord\\ "  # a line break becomes an escaped space, not the tags' end
     assert timestamp(1_790_000_000.5, "ns") == 1_790_000_000_500_000_000
     assert timestamp(1_790_000_002.0, "s") == 1_790_000_002
 
@@ -340,11 +336,11 @@ def test_measurements_tags_and_fields() -> None:
     util = MetricDef("stadtnetz_interface_utilisation_ratio", MetricKind.GAUGE, "u")
     speed = MetricDef("stadtnetz_interface_speed_bytes", MetricKind.GAUGE, "s")
     clients = MetricDef("stadtnetz_wlan_clients", MetricKind.GAUGE, "c")
-    labels = ',if_index="1",interface="eth0"'
+    labels = Labels.of(if_index="1", interface="eth0")
     readings = [
         Reading(rx, labels, 1000, bits=64, speed=1e6, utilisation=util, direction="receive"),
         Reading(speed, labels, 1e6),
-        Reading(clients, ',band="5GHz",ssid="Frei WLAN"', 4),
+        Reading(clients, Labels.of(band="5GHz", ssid="Frei WLAN"), 4),
     ]
     state.record_poll("hs 1", readings, 100, None, 0.01)
     clock.advance(10)

@@ -22,7 +22,6 @@ from collectors.snmp.profiles import (
     PollPlan,
     ProfileError,
     ProfileLibrary,
-    escape_label,
     load_profiles,
     profile_names,
     resolve_oid,
@@ -41,6 +40,7 @@ from collectors.snmp.types import (
 from simulators.city import KIND_CHARGER_MODEM, KIND_CORE, KIND_DISTRIBUTION, KIND_HOTSPOT, DeviceSpec
 from simulators.mib import HIGH_LEVELS
 from stadtnetz.clock import ManualClock
+from stadtnetz.labels import escape_label
 from stadtnetz.model import MetricKind, Reading
 from tests.support.simulation import ThreadedSimulation
 
@@ -121,11 +121,14 @@ _UNESCAPE = {'\\"': '"', "\\\\": "\\", "\\n": "\n"}
 
 
 def labels_of(reading: Reading) -> dict[str, str]:
-    """A reading's label fragment as a mapping; fails unless it is valid Prometheus text-format labels."""
-    assert re.fullmatch(f"(?:{_LABEL.pattern})*", reading.labels), reading.labels
-    pairs = [(m[1], re.sub(r'\\["\\n]', lambda e: _UNESCAPE[e[0]], m[2])) for m in _LABEL.finditer(reading.labels)]
+    """A reading's labels as a mapping; fails unless their rendering is valid Prometheus text-format labels
+    that read back as the same pairs."""
+    text = reading.labels.text
+    assert re.fullmatch(f"(?:{_LABEL.pattern})*", text), text
+    pairs = [(m[1], re.sub(r'\\["\\n]', lambda e: _UNESCAPE[e[0]], m[2])) for m in _LABEL.finditer(text)]
+    assert pairs == list(reading.labels.pairs), text
     labels = dict(pairs)
-    assert len(labels) == len(pairs), f"a label appears twice: {reading.labels}"
+    assert len(labels) == len(pairs), f"a label appears twice: {text}"
     return labels
 
 
@@ -537,7 +540,7 @@ def test_interface_labels_fall_back_and_enum_states_become_a_state_label(library
     assert all(r.value == 1.0 and r.metric.kind is MetricKind.ENUM for r in oper.values())
     admin = keyed(readings, "stadtnetz_interface_admin_status", "if_index")
     assert {i: labels_of(r)["state"] for i, r in admin.items()} == {"1": "up", "3": "up", "4": "down"}
-    assert oper["3"].labels == ',if_index="3",interface="wwan0",alias="LTE backup",state="lower_layer_down"'
+    assert oper["3"].labels.text == ',if_index="3",interface="wwan0",alias="LTE backup",state="lower_layer_down"'
 
 
 def test_label_values_are_escaped_for_the_prometheus_text_format(library: ProfileLibrary) -> None:
@@ -547,7 +550,7 @@ def test_label_values_are_escaped_for_the_prometheus_text_format(library: Profil
     reading = only(
         plan.evaluate([], walked(plan, interface_columns())), "stadtnetz_interface_speed_bytes", if_index="1"
     )
-    assert reading.labels == ',if_index="1",interface="eth0",alias="Uplink \\"Nord\\" \\\\ Halle\\n2"'
+    assert reading.labels.text == ',if_index="1",interface="eth0",alias="Uplink \\"Nord\\" \\\\ Halle\\n2"'
     assert labels_of(reading)["alias"] == 'Uplink "Nord" \\ Halle\n2'
 
 
@@ -724,13 +727,13 @@ def test_custom_profile_expressions(tmp_path: Path) -> None:
     readings = plan.evaluate(scalars, walked(plan, columns))
     assert only(readings, "stadtnetz_boots").value == 12 and only(readings, "stadtnetz_boots").bits == 32
     assert only(readings, "stadtnetz_temperature_celsius").value == pytest.approx(41.5)
-    assert only(readings, "stadtnetz_power_supply").labels == ',state="failed"'
-    assert only(readings, "stadtnetz_firmware_info").labels == ',version="7.1"'  # build: noSuchInstance, left out
+    assert only(readings, "stadtnetz_power_supply").labels.text == ',state="failed"'
+    assert only(readings, "stadtnetz_firmware_info").labels.text == ',version="7.1"'  # build: noSuchInstance, left out
 
     levels = of_metric(readings, "stadtnetz_port_level")
     # where on a label: rows without a medium ((1, 3) and the rows (1,), (2,) of the level column) are left out;
     # "spare" matches no pattern and gets the default role, medium 3 is not in the map and stays as it is
-    assert [r.labels for r in levels] == [
+    assert [r.labels.text for r in levels] == [
         ',slot="1",port="1",role="uplink",medium="fibre",slot_name="slot one"',
         ',slot="1",port="2",role="access",medium="copper",slot_name="slot one"',
         ',slot="2",port="1",role="uplink",medium="3",slot_name=""',
@@ -765,7 +768,7 @@ def test_scalars_info_and_exception_values(library: ProfileLibrary) -> None:
         ("stadtnetz_uptime_seconds", pytest.approx(1234.56)),
         ("stadtnetz_device_info", 1.0),
     ]
-    assert readings[1].labels == ',sys_name="core-1 \\"a\\"",sys_object_id="1.3.6.1.4.1.9.1.2658"'
+    assert readings[1].labels.text == ',sys_name="core-1 \\"a\\"",sys_object_id="1.3.6.1.4.1.9.1.2658"'
     # nothing answered: no readings at all
     nothing = [(SYS_UPTIME, NO_SUCH_INSTANCE), (SYS_OBJECT_ID, NO_SUCH_OBJECT), (SYS_NAME, NO_SUCH_INSTANCE)]
     assert plan.evaluate(nothing, {}) == []

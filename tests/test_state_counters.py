@@ -21,6 +21,7 @@ from collectors.snmp.profiles import load_profiles
 from simulators.city import KIND_CHARGER_MODEM, KIND_DISTRIBUTION, KIND_HOTSPOT
 from stadtnetz.clock import ManualClock
 from stadtnetz.demo import inventory_for_city
+from stadtnetz.labels import Labels
 from stadtnetz.model import MetricKind, PollStatus
 from stadtnetz.state import WRAP32, State, counter_step, device_rebooted
 from tests.support.simulation import ThreadedSimulation
@@ -99,7 +100,7 @@ def poll_all(poller: SnmpPoller, device_ids: list[str]) -> None:
     asyncio.run(run())
 
 
-def counters(state: State, device_id: str) -> dict[tuple[str, str], tuple[int, float]]:
+def counters(state: State, device_id: str) -> dict[tuple[str, Labels], tuple[int, float]]:
     """(metric name, labels) -> (monotonic total, last rate) of every counter of a device."""
     device = state[device_id]
     return {
@@ -144,7 +145,7 @@ def test_wraps_and_reboots_give_monotonic_totals_and_sane_rates(city: tuple[Thre
                     continue
                 assert rate >= 0
                 if key[0].endswith("_bytes"):
-                    if_index = int(key[1].split('if_index="')[1].split('"')[0])
+                    if_index = int(key[1].get("if_index") or 0)
                     assert rate <= speeds[device_id][if_index] * 1.5, (device_id, key, rate)
                     checked_rates += 1
         clock.advance(60)
@@ -171,12 +172,13 @@ def test_rates_match_the_simulators_traffic(city: tuple[ThreadedSimulation, Manu
     receive = next(
         rate
         for (name, labels), (_, rate) in counters(state, hotspot.id).items()
-        if name == "stadtnetz_interface_receive_bytes" and 'if_index="1"' in labels
+        if name == "stadtnetz_interface_receive_bytes" and labels.get("if_index") == "1"
     )
     assert receive == pytest.approx(truth, rel=1e-9)
     utilisation = next(
         value
         for metric, labels, value in state[hotspot.id].series()
-        if metric.name == "stadtnetz_interface_utilisation_ratio" and 'if_index="1"' in labels and "receive" in labels
+        if metric.name == "stadtnetz_interface_utilisation_ratio"
+        and labels.matches({"if_index": "1", "direction": "receive"}.items())
     )
     assert utilisation == pytest.approx(truth / (uplink.spec.speed_bps / 8))

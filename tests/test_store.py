@@ -34,6 +34,7 @@ from stadtnetz import store
 from stadtnetz.cli_report import CSV_COLUMNS
 from stadtnetz.clock import ManualClock
 from stadtnetz.config import ConfigError, load_inventory
+from stadtnetz.labels import Labels
 from stadtnetz.maintenance import DeviceMatch, Maintenance, MaintenanceWindow, Recurrence
 from stadtnetz.model import Device, HistorySettings, MetricDef, MetricKind, Reading
 from stadtnetz.state import State
@@ -62,7 +63,7 @@ TX = MetricDef("stadtnetz_interface_transmit_bytes", MetricKind.COUNTER, "sent",
 UTIL = MetricDef(store.UTILISATION_METRIC, MetricKind.GAUGE, "utilisation", "ratio")
 CLIENTS = MetricDef("stadtnetz_wlan_clients", MetricKind.GAUGE, "clients")
 OPTICAL = MetricDef("stadtnetz_optical_power_dbm", MetricKind.GAUGE, "dBm")
-LINK = ',if_index="1",interface="ring-west"'
+LINK = Labels.of(if_index="1", interface="ring-west")
 
 DEVICES = [
     Device("core-1", "core_router", "127.0.0.1", site="PoP Altstadt", district="Altstadt"),
@@ -296,7 +297,7 @@ def run_month(path: Path) -> Truth:
         for device in DEVICES:
             if not responding(reality[device.id], t):
                 continue
-            readings = [Reading(OPTICAL, ',sensor_index="1"', -4.0 - (t % 7) / 10)]
+            readings = [Reading(OPTICAL, Labels.of(sensor_index="1"), -4.0 - (t % 7) / 10)]
             if device.id == "core-1":
                 readings = [
                     Reading(RX, LINK, counter, bits=64, speed=SPEED, utilisation=UTIL, direction="receive"),
@@ -307,7 +308,7 @@ def run_month(path: Path) -> Truth:
                 previous_poll = (t, counter)
             elif device.kind == "hotspot":
                 value = clients(t, device.id)
-                readings.append(Reading(CLIENTS, ',radio_index="1",band="5GHz"', value))
+                readings.append(Reading(CLIENTS, Labels.of(radio_index="1", band="5GHz"), value))
                 truth.clients.setdefault(device.id, {})[t] = value
             state.record_poll(device.id, readings, None, None, 0.01)
         history.record_samples(state, t)
@@ -477,7 +478,8 @@ def test_a_version_1_file_is_migrated_and_keeps_its_data(tmp_path: Path) -> None
         history.record_transition("hs-1", UNKNOWN, up(), clock.time())
         for _ in range(3):  # a new hour with histograms: 0.2, 0.4
             clock.advance(MINUTE)
-            state.record_poll("core-1", [Reading(UTIL, LINK + ',direction="receive"', 0.2 + 0.1 * _)], None, None, 0)
+            reading = Reading(UTIL, LINK.plus("direction", "receive"), 0.2 + 0.1 * _)
+            state.record_poll("core-1", [reading], None, None, 0)
             history.record_samples(state, clock.time())
     db = store.connect(path, create=False)
     assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 2
@@ -632,7 +634,7 @@ def test_retention_prunes_each_kind_of_row_after_its_own_duration(tmp_path: Path
     history.record_transition("hs-2", UNKNOWN, down("hs-2"), T0 + 60)  # still open at the end
     for day in range(10):
         clock.set(T0 + day * DAY + 30)
-        state.record_poll("core-1", [Reading(UTIL, LINK + ',direction="receive"', 0.5)], None, None, 0)
+        state.record_poll("core-1", [Reading(UTIL, LINK.plus("direction", "receive"), 0.5)], None, None, 0)
         history.record_samples(state, clock.time())
         history.flush()
     clock.set(T0 + 10 * DAY)

@@ -64,7 +64,7 @@ import yaml
 
 from collectors.snmp.oid import format_oid, parse_oid
 from collectors.snmp.types import Counter32, Counter64, ExceptionValue, Oid, Value, VarBind
-from stadtnetz.labels import escape_label
+from stadtnetz.labels import NO_LABELS, Labels
 from stadtnetz.model import MetricDef, MetricKind, Reading
 
 BUILTIN_PROFILE_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
@@ -481,8 +481,8 @@ class PollPlan:
             for info in profile.info:
                 pairs = [(name, got.get(oid)) for name, oid in info.labels]
                 if any(v is not None for _, v in pairs):
-                    text = "".join(f',{name}="{escape_label(label_text(v))}"' for name, v in pairs if v is not None)
-                    readings.append(Reading(info.metric, text, 1.0))
+                    labels = Labels((name, label_text(v)) for name, v in pairs if v is not None)
+                    readings.append(Reading(info.metric, labels, 1.0))
             for table in profile.tables:
                 readings.extend(_evaluate_table(table, by_root))
         return readings
@@ -498,13 +498,13 @@ def _scalar_reading(scalar: _ScalarPlan, value: Value) -> Reading | None:
     metric = scalar.metric
     if metric.kind is MetricKind.ENUM:
         state = (scalar.states or {}).get(label_text(value), label_text(value))
-        return Reading(metric, f',state="{escape_label(state)}"', 1.0)
+        return Reading(metric, Labels((("state", state),)), 1.0)
     number = _number(value)
     if number is None:
         return None
     if metric.kind is MetricKind.COUNTER:
-        return Reading(metric, "", value, bits=_bits(value))  # type: ignore[arg-type]
-    return Reading(metric, "", number * scalar.scale if scalar.scale is not None else number)
+        return Reading(metric, NO_LABELS, value, bits=_bits(value))  # type: ignore[arg-type]
+    return Reading(metric, NO_LABELS, number * scalar.scale if scalar.scale is not None else number)
 
 
 def _bits(value: Value) -> int:
@@ -536,9 +536,7 @@ def _evaluate_table(table: _TablePlan, by_root: Mapping[Oid, dict[tuple[int, ...
             row.labels[name] = "" if value is None else label_text(value)
         if table.where_label is not None and row.labels.get(table.where_label[0]) not in table.where_label[1]:
             continue
-        fragment = "".join(
-            f',{name}="{escape_label(text)}"' for name, text in row.labels.items() if not name.startswith("_")
-        )
+        row_labels = Labels((name, text) for name, text in row.labels.items() if not name.startswith("_"))
         speed = table.speed(row) if table.speed is not None else None
         speed_value = float(speed) if isinstance(speed, int | float) and speed > 0 else 0.0
         for plan in table.metrics:
@@ -552,7 +550,7 @@ def _evaluate_table(table: _TablePlan, by_root: Mapping[Oid, dict[tuple[int, ...
                 readings.append(
                     Reading(
                         plan.metric,
-                        fragment,
+                        row_labels,
                         raw,
                         bits=_bits(raw),
                         speed=speed_value,
@@ -562,13 +560,13 @@ def _evaluate_table(table: _TablePlan, by_root: Mapping[Oid, dict[tuple[int, ...
                 )
             elif kind is MetricKind.ENUM:
                 state = (plan.states or {}).get(label_text(raw), label_text(raw))
-                readings.append(Reading(plan.metric, f'{fragment},state="{escape_label(state)}"', 1.0))
+                readings.append(Reading(plan.metric, row_labels.plus("state", state), 1.0))
             elif kind is MetricKind.INFO:
-                readings.append(Reading(plan.metric, f'{fragment},value="{escape_label(label_text(raw))}"', 1.0))
+                readings.append(Reading(plan.metric, row_labels.plus("value", label_text(raw)), 1.0))
             else:
                 number = _number(raw)
                 if number is not None and math.isfinite(number):
-                    readings.append(Reading(plan.metric, fragment, number))
+                    readings.append(Reading(plan.metric, row_labels, number))
     return readings
 
 
