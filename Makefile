@@ -32,3 +32,7 @@ bench:
 	$(BIN)/python bench/snmp_poll.py
 	$(BIN)/python bench/ping_sweep.py
 	$(BIN)/python bench/influx_write.py
+	$(BIN)/python bench/capacity.py
+	$(BIN)/python bench/history_write.py
+	$(BIN)/python bench/ocpp_load.py
+	$(BIN)/python bench/simulator_capacity.py

@@ -14,6 +14,7 @@ round so utilisation histograms fill realistically) through the store:
 * the file: the series dictionary (written once) and the growth per day.
 
 Last line: ``RESULT record_us_per_sample=<x> writer_us_per_sample=<y> hourly_flush_ms=<z> mb_per_day=<w>``.
+``--quick``: the same at a tiny size (50 devices, 2 hours of 30 rounds), a smoke run whose figures mean nothing.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=650)
     parser.add_argument("--rounds-per-hour", type=int, default=60, help="poll rounds per hour (60: every minute)")
     parser.add_argument("--hours", type=int, default=6, help="simulated hours (the file size is scaled to a day)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 50 devices, 2 hours of 30 rounds")
     args = parser.parse_args()
+    if args.quick:
+        args.devices, args.rounds_per_hour, args.hours = 50, 30, 2
 
     with ThreadedSimulation(devices=args.devices, seed=1) as simulation:
         inventory = inventory_for_city(simulation.simulation.city, b"public", interval=60, listen_port=0)

@@ -41,7 +41,7 @@ counter in its handlers).
 
 The last line is ``RESULT chargers=<n> cpu_share=<ours> p99_ms=<ours>`` (medians over the rounds).
 
-Run (``--quick``: 200 chargers, 15 s, one round)::
+Run (``--quick``: 100 chargers heartbeating every 2 s, 4 s measured, one round; a smoke run)::
 
     .venv/bin/python bench/ocpp_load.py
     .venv/bin/python bench/ocpp_load.py --quick
@@ -749,10 +749,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "chargers, side by side with a central system built on the ocpp package's ChargePoint as its docs show.",
         epilog="Last line: RESULT chargers=<n> cpu_share=<ours, fraction of one core> p99_ms=<ours, Heartbeat p99>",
     )
-    parser.add_argument("--chargers", type=int, help="simulated chargers (default 2000; --quick: 200)")
-    parser.add_argument("--interval", type=int, default=10, help="Heartbeat interval, seconds (default 10)")
+    parser.add_argument("--chargers", type=int, help="simulated chargers (default 2000; --quick: 100)")
+    parser.add_argument("--interval", type=int, help="Heartbeat interval, seconds (default 10; --quick: 2)")
     parser.add_argument(
-        "--duration", type=float, help="measured seconds per endpoint and round (default 60; --quick: 15)"
+        "--duration", type=float, help="measured seconds per endpoint and round (default 60; --quick: 4)"
     )
     parser.add_argument("--rounds", type=int, default=1, help="rounds, the order of the endpoints rotated (default 1)")
     parser.add_argument(
@@ -766,16 +766,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--deflate", action="store_true", help="chargers offer permessage-deflate (default: they do not)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the heartbeat phases")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 200 chargers, 15 s, unless given")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 100 chargers, every 2 s, 4 s, unless given")
     parser.add_argument("--role", choices=("bench", "server", "generator"), default="bench", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", choices=ENDPOINTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.chargers is None:
-        args.chargers = 200 if args.quick else 2000
+        args.chargers = 100 if args.quick else 2000
+    if args.interval is None:
+        args.interval = 2 if args.quick else 10
     if args.duration is None:
-        args.duration = 15.0 if args.quick else 60.0
+        args.duration = 4.0 if args.quick else 60.0
     if not 1 <= args.chargers <= 99_999 or args.interval < 1 or args.duration <= 0 or args.rounds < 1:
         parser.error("--chargers 1..99999, --interval >= 1, --duration > 0, --rounds >= 1")
     if args.ramp_rate < 0 or not 1 <= args.workers <= args.chargers:

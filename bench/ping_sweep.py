@@ -27,6 +27,7 @@ Run (root, or with CAP_NET_RAW; only 127.0.0.0/8 is ever pinged)::
 
     .venv/bin/python bench/ping_sweep.py
     .venv/bin/python bench/ping_sweep.py --hosts 1000,10000 --repeat 5
+    .venv/bin/python bench/ping_sweep.py --quick   # smoke run: 100 hosts, one round (figures mean nothing)
 """
 
 from __future__ import annotations
@@ -280,8 +281,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-icmplib", action="store_true", help="skip icmplib (it is the slowest by far)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every round's numbers to FILE")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 100 hosts, one round, every pinger")
     parser.add_argument("--icmplib-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.hosts, args.repeat = "100", 1
     try:
         args.hosts = [int(part.replace("_", "")) for part in args.hosts.split(",") if part.strip()]
     except ValueError:

@@ -6,6 +6,7 @@ module does (GET sysUpTime.0, walk interfaces and ifXTable), and reads the
 simulator's CPU time from /proc before and after. Repeats the round and
 reports the median. Last line:
 ``RESULT simulator_devices=<n> cpu_seconds_per_round=<x> cpu_ms_per_device_poll=<y>``
+(``--quick``: 100 devices, 2 rounds, a smoke run whose figures mean nothing).
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 100 devices, 2 rounds")
     args = parser.parse_args()
+    if args.quick:
+        args.devices, args.rounds = 100, 2
 
     with tempfile.TemporaryDirectory(prefix="stadtnetz-bench-") as tmp:
         simulator, _, inventory = start_simulator_process(Path(tmp), args.devices)

@@ -36,6 +36,7 @@ Run (from the repository root)::
     .venv/bin/python bench/snmp_poll.py                        # 500 devices of the simulated city
     .venv/bin/python bench/snmp_poll.py --source snmpd --devices 500 --repeat 5
     .venv/bin/python bench/snmp_poll.py --source inventory --inventory city.csv   # devices already served
+    .venv/bin/python bench/snmp_poll.py --quick   # smoke run: 20 devices, one round, all three pollers
 
 Traffic goes only to 127.0.0.0/8; any other address in an inventory is refused.
 """
@@ -844,8 +845,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for the simulator")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every round's numbers to FILE")
     parser.add_argument("--keep-workdir", action="store_true", help="keep configs and logs (path is printed)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 20 devices, 5 warm-up polls, one round, all three pollers"
+    )
     parser.add_argument("--pysnmp-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.devices, args.warmup, args.repeat = 20, 5, 1
     if args.devices < 1 or args.repeat < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--devices, --repeat and --concurrency must be at least 1, --warmup at least 0")
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]

@@ -10,6 +10,7 @@ read back as series ``<measurement>_<field>`` with the tags as labels.
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -80,6 +81,28 @@ class VictoriaMetrics:
         with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=60) as response:
             body = response.read().decode()
         return list(_parse_export(body))
+
+    def export_settled(
+        self,
+        expected: int,
+        match: str = '{__name__=~".+"}',
+        start: float | None = None,
+        end: float | None = None,
+        timeout: float = 30.0,
+    ) -> list[ExportedSeries]:
+        """:meth:`export`, repeated until it holds ``expected`` samples or more, or ``timeout`` seconds passed
+        (then the last export, short).
+
+        VictoriaMetrics makes what it acknowledged visible asynchronously, and ``/internal/force_flush`` does
+        not wait for all of it (1.79): an export right after the last write of 497,376 values was answered held
+        167,272 of them, one second later all. A count of what was written must wait for that.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            series = self.export(match, start, end)
+            if sum(len(item.timestamps) for item in series) >= expected or time.monotonic() >= deadline:
+                return series
+            time.sleep(0.2)
 
     def stop(self) -> None:
         """SIGTERM (it flushes what it acknowledged) and wait; by its own PID."""

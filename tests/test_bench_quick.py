@@ -1,0 +1,62 @@
+"""Every benchmark runs: ``bench/*.py --quick`` in a subprocess ends with a well-formed ``RESULT`` line.
+
+The smoke test that keeps benchmarks from rotting unnoticed. It is parametrised over the files in
+``bench/`` by glob, so a new benchmark is covered without touching this file. Nothing about speed is
+asserted: a quick run's figures mean nothing; only that the same code path still works end to end
+(real simulator, snmpd, snmp_exporter, fping, VictoriaMetrics, peers) and reports its result.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = sorted((REPO / "bench").glob("*.py"))
+PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
+
+
+def result_pairs(stdout: str) -> dict[str, float]:
+    """The key=value pairs of the last non-empty stdout line, which must start with ``RESULT ``."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert lines, "the benchmark printed nothing on stdout"
+    last = lines[-1]
+    assert last.startswith("RESULT "), f"the last line is not a RESULT line: {last!r}"
+    fields = last.removeprefix("RESULT ").split()
+    pairs = [PAIR.fullmatch(field) for field in fields]
+    assert fields and all(pairs), f"not key=value pairs: {last!r}"
+    values = {}
+    for match in pairs:
+        assert match is not None
+        try:
+            values[match[1]] = float(match[2])
+        except ValueError:
+            pytest.fail(f"{match[1]}={match[2]} is not a number in {last!r}")
+        assert math.isfinite(values[match[1]]), f"{match[1]}={match[2]} is not a finite number in {last!r}"
+    return values
+
+
+def test_every_benchmark_is_found():
+    names = {path.stem for path in BENCHMARKS}
+    assert {"capacity", "influx_write", "snmp_poll", "ping_sweep", "history_write"} <= names, names
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda path: path.stem)
+def test_quick_run_prints_its_result(script, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(script), "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "160"},
+    )
+    said = f"stdout:\n{completed.stdout[-3000:]}\nstderr:\n{completed.stderr[-3000:]}"
+    assert completed.returncode == 0, said
+    assert result_pairs(completed.stdout), said
