@@ -12,13 +12,9 @@ its usual rhythm.
 from __future__ import annotations
 
 import csv
-import json
-import os
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +22,8 @@ import pytest
 
 from collectors.snmp.codec import Message, Pdu, PduType, Version, encode_message
 from collectors.snmp.types import TimeTicks
-from tests.support.processes import Daemon, free_port, wait_until
+from tests.support.processes import free_port, wait_until
+from tests.support.service_process import ServiceProcess
 from tests.support.simulation import start_simulator_process
 
 INTERVAL = 2.0  # seconds between two polls (and ping rounds) of a device
@@ -37,11 +34,6 @@ WINDOW = 3 * INTERVAL  # watched after the burst
 # 10,000 of them (the bug) cost tens of MB. Bounded follow-ups need nothing per trap: what remains is the
 # allocator's noise from decoding 10,000 datagrams and rendering /metrics a few dozen times (under 2 MiB here).
 RSS_GROWTH_BOUND = 8 * 1024 * 1024
-
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode()
 
 
 def samples(metrics: str, name: str) -> dict[str, float]:
@@ -108,24 +100,12 @@ class Running:
             "credentials:\n  city:\n    version: 2c\n    community: ${CITY_COMMUNITY}\n"
             f"defaults:\n  credentials: city\ninventory:\n  - file: {inventory}\n"
         )
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
         self.log_path = directory / "service.log"
-        self.service = Daemon(
-            [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config), "--listen", f"127.0.0.1:{port}"],
-            self.log_path,
-            env={**os.environ, "CITY_COMMUNITY": "public"},
-        )
-        self.service.wait_ready(self.healthy, 30, "the service")
-
-    def healthy(self) -> bool:
-        try:
-            return json.loads(get(f"{self.url}/healthz"))["status"] == "ok"
-        except (OSError, ValueError):
-            return False
+        self.service = ServiceProcess(config, self.log_path, env={"CITY_COMMUNITY": "public"})
+        self.url = self.service.url
 
     def metrics(self) -> str:
-        return get(f"{self.url}/metrics")
+        return self.service.metrics()
 
     def last_seen(self) -> dict[str, float]:
         by_labels = samples(self.metrics(), "stadtnetz_device_last_seen_timestamp_seconds")
@@ -154,7 +134,7 @@ def test_ten_thousand_linkdown_traps_from_one_device(running: Running) -> None:
     wait_until(lambda: all(v > 0 for v in running.last_seen().values()), 10, "every device polled once")
 
     before = running.metrics()
-    rss_before = rss_bytes(running.service.pid)
+    rss_before = rss_bytes(running.service.daemon.pid)
     rounds_before = single(before, "stadtnetz_ping_rounds_total")
     log_before = running.log_path.read_text().count(f"from {device}")
 
@@ -174,7 +154,7 @@ def test_ten_thousand_linkdown_traps_from_one_device(running: Running) -> None:
     peak_pending, peak_rss = 0.0, rss_before
     deadline = time.monotonic() + WINDOW
     while time.monotonic() < deadline:
-        peak_rss = max(peak_rss, rss_bytes(running.service.pid))
+        peak_rss = max(peak_rss, rss_bytes(running.service.daemon.pid))
         pending = samples(running.metrics(), "stadtnetz_on_demand_checks_pending")
         peak_pending = max(peak_pending, sum(pending.values()))
         time.sleep(0.1)
@@ -218,4 +198,4 @@ def test_ten_thousand_linkdown_traps_from_one_device(running: Running) -> None:
     assert all(value >= received / 2 for value in coalesced.values())
     lint = subprocess.run(["promtool", "check", "metrics"], input=after.encode(), capture_output=True, timeout=60)
     assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
-    assert running.healthy()
+    assert running.service.healthy()

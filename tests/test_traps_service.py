@@ -10,12 +10,9 @@ counted as malformed and changes nothing else.
 from __future__ import annotations
 
 import csv
-import json
-import os
 import random
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,15 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import Daemon, free_port, wait_until
+from tests.support.processes import free_port, wait_until
+from tests.support.service_process import ServiceProcess
 from tests.support.simulation import simulator_control_url, start_simulator_process
 
 ENV = {"CITY_COMMUNITY": "public"}
-
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode()
 
 
 class Running:
@@ -47,23 +40,11 @@ class Running:
             "credentials:\n  city:\n    version: 2c\n    community: ${CITY_COMMUNITY}\n"
             f"defaults:\n  credentials: city\ninventory:\n  - file: {inventory}\n"
         )
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.service = Daemon(
-            [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config), "--listen", f"127.0.0.1:{port}"],
-            directory / "service.log",
-            env={**os.environ, **ENV},
-        )
-        self.service.wait_ready(self.healthy, 30, "the service")
-
-    def healthy(self) -> bool:
-        try:
-            return json.loads(get(f"{self.url}/healthz"))["status"] == "ok"
-        except (OSError, ValueError):
-            return False
+        self.service = ServiceProcess(config, directory / "service.log", env=ENV)
+        self.url = self.service.url
 
     def metrics(self) -> str:
-        return get(f"{self.url}/metrics")
+        return self.service.metrics()
 
     def trap(self, source: str, *varbinds: str, community: str = "public") -> None:
         subprocess.run(
@@ -160,7 +141,7 @@ def test_ten_thousand_garbage_datagrams_are_counted_and_change_nothing(running: 
         10,
         "10,000 malformed datagrams counted",
     )
-    assert running.healthy()
+    assert running.service.healthy()
     after = running.metrics()
     for name in ("stadtnetz_traps_received_total", "stadtnetz_device_status"):
         assert [line for line in before.splitlines() if line.startswith(name)] == [
