@@ -555,7 +555,7 @@ def test_points_read_back_with_the_values_and_labels_of_metrics(tmp_path: Path, 
 
     with ThreadedSimulation(devices=30, seed=5) as city:
         text, at, values = asyncio.run(scenario(city))
-    found = samples_at(victoria.export(start=at - 1, end=at + 1), round(at * 1000))
+    found = samples_at(victoria.export_settled(values, start=at - 1, end=at + 1), round(at * 1000))
     assert len(found) == values
     unmatched = dict(found)
     compared = Counter[str]()
@@ -779,7 +779,7 @@ def run_outage(tmp_path: Path, city: list[dict[str, str]], outage: float) -> dic
         wait_until(lambda: len(second.snapshots()) > seen, 3 * INTERVAL, "a snapshot after the outage")
         second.daemon.stop()  # SIGTERM: the last points are sent on the way out
         produced = first.snapshots() + second.snapshots()
-        series = server.export()
+        series = server.export_settled(sum(values for _, _, values in produced))
     finally:
         for service in services:
             service.daemon.stop()
@@ -840,7 +840,7 @@ def test_a_batch_too_large_for_the_server_is_split_not_dropped(tmp_path: Path, v
     try:
         wait_until(lambda: spool.pending_points == 0, 30, "the spool sent")
         sender.close(drain=0)
-        stored = victoria.export('{__name__="split_value"}')
+        stored = victoria.export_settled(count, '{__name__="split_value"}')
     finally:
         writer.close()
         spool.close()
@@ -921,8 +921,8 @@ def test_influxdb_client_loses_pending_points_on_close_while_the_server_is_down_
         with InfluxDBClient(url=url, token="t", org="o") as client, client.write_api(write_options=options) as api:
             api.write("stadtnetz", "o", f"theirs,device=d0 value=1i {base + count}", write_precision="s")  # works now
         stored = {
-            name: sum(len(s.timestamps) for s in server.export(f'{{__name__="{name}_value"}}'))
-            for name in ("theirs", "ours")
+            name: sum(len(s.timestamps) for s in server.export_settled(least, f'{{__name__="{name}_value"}}'))
+            for name, least in (("theirs", 1), ("ours", count))
         }
     finally:
         server.stop()
