@@ -22,26 +22,37 @@ def escape_label(text: str) -> str:
     return text
 
 
+MAX_KNOWN = 2_000_000  # distinct label sets kept for reuse (a city of 10,000 devices has about 400,000)
+
+
 class Labels:
     """Ordered, immutable (name, value) pairs; equal and hashed by their pairs.
 
     ``text`` is the Prometheus fragment with a leading comma (``,if_index="1",interface="eth0"``,
     empty for no labels), rendered once: a cache, not the source of truth. Memory matters (the
     state holds one per distinct series): names and values are kept in one flat tuple of
-    interned strings, so the values many devices share (``eth0``, ``up``) are stored once.
+    interned strings, so the values many devices share (``eth0``, ``up``) are stored once, and
+    equal label sets are one object (``Labels(pairs)`` returns the one already made), so a poll
+    neither renders nor stores again what an earlier poll or another device already has.
     """
 
     __slots__ = ("_flat", "text")
 
-    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
-        flat: list[str] = []
-        text: list[str] = []
-        for name, value in pairs:
-            flat.append(intern(name))
-            flat.append(intern(value))
-            text.append(f',{name}="{escape_label(value)}"')
-        self._flat: tuple[str, ...] = tuple(flat)
-        self.text = "".join(text)
+    _flat: tuple[str, ...]
+    text: str
+
+    def __new__(cls, pairs: Iterable[tuple[str, str]] = ()) -> Labels:
+        flat = tuple(part for pair in pairs for part in pair)
+        known = _KNOWN.get(flat)
+        if known is not None:  # every device's poll makes the same labels again: one object for them all
+            return known
+        self = super().__new__(cls)
+        self._flat = tuple(intern(part) for part in flat)
+        self.text = "".join(f',{flat[i]}="{escape_label(flat[i + 1])}"' for i in range(0, len(flat), 2))
+        if len(_KNOWN) >= MAX_KNOWN:  # labels that keep changing must not grow the table forever
+            _KNOWN.clear()
+        _KNOWN[self._flat] = self
+        return self
 
     @classmethod
     def of(cls, **labels: str) -> Labels:
@@ -92,8 +103,12 @@ class Labels:
             return NotImplemented
         return self._flat == other._flat
 
+    def __reduce__(self) -> tuple[type[Labels], tuple[tuple[tuple[str, str], ...]]]:
+        return (Labels, (self.pairs,))  # copies and pickles go through __new__, which shares equal objects
+
     def __repr__(self) -> str:
         return f"Labels({self.pairs!r})"
 
 
+_KNOWN: dict[tuple[str, ...], Labels] = {}
 NO_LABELS = Labels()

@@ -16,7 +16,9 @@ the alias and corrupted both outputs.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
+import pickle
 import subprocess
 import time
 from collections.abc import Iterator
@@ -34,6 +36,7 @@ from exporters.prometheus import render_state
 from simulators.city import KIND_HOTSPOT
 from stadtnetz.clock import ManualClock
 from stadtnetz.demo import inventory_for_city
+from stadtnetz.labels import NO_LABELS, Labels
 from stadtnetz.state import State
 from stadtnetz.trap_effects import apply_trap
 from tests.support.simulation import ThreadedSimulation
@@ -127,3 +130,12 @@ def test_an_awkward_alias_survives_a_trap_in_metrics_and_in_influx(victoria: Vic
     assert [(t["device"], t["alias"], t["state"]) for t in tags] == [(device, ALIAS.replace("\n", " "), "down")]
     speeds = victoria.export('{__name__="interfaces_speed_bytes"}', start=at - 60, end=at + 60)
     assert ALIAS.replace("\n", " ") in {series.labels.get("alias") for series in speeds}
+
+
+def test_equal_labels_are_one_object_and_copies_keep_them_intact() -> None:
+    made = Labels((("if_index", "7"), ("alias", ALIAS)))
+    again = Labels.of(if_index="7", alias=ALIAS)  # the next poll, or another device with the same series
+    assert again is made and again.text == made.text
+    assert copy.deepcopy(made) is made and pickle.loads(pickle.dumps(made)) is made
+    assert NO_LABELS.text == "" and len(NO_LABELS) == 0  # a copy never rewrites the shared empty labels
+    assert made.get("alias") == ALIAS and made.text.startswith(',if_index="7",alias="Ring \\"Nord\\"')
