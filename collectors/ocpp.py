@@ -50,7 +50,7 @@ time. Energy is exported in the base unit joules (1 Wh = 3600 J), as
 Prometheus' naming conventions ask.
 
 TLS (security profile 2) is the caller's :class:`ssl.SSLContext`
-(:func:`server_tls_context`). Not here: the service's configuration and
+(:func:`stadtnetz.ocpp_exposure.server_tls_context`). Not here: the service's configuration and
 wiring, calls from the central system to the charger (RemoteStart, Reset, ...).
 """
 
@@ -70,7 +70,6 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -90,6 +89,7 @@ from websockets.http11 import Request, Response
 
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.log_limit import LogLimiter
+from stadtnetz.model import MAX_CONNECTORS, ChargerSnapshot, ConnectorSnapshot
 from stadtnetz.own_metrics import labelled_counter
 from stadtnetz.secrets import Secret
 
@@ -97,7 +97,6 @@ log = logging.getLogger("stadtnetz.ocpp")
 
 SUBPROTOCOL: Final = "ocpp1.6"
 LOG_INTERVAL: Final = 60.0  # seconds between two log lines about the same kind of refusal or error
-MAX_CONNECTORS: Final = 32  # connector ids above this are counted as errors and not kept
 MAX_OPEN_TRANSACTIONS: Final = 64  # per charger; the oldest is forgotten beyond this
 MAX_MESSAGE_BYTES: Final = 64 * 1024  # a bigger frame closes the connection (websockets: close code 1009)
 ENERGY_MEASURAND: Final = "Energy.Active.Import.Register"
@@ -199,37 +198,6 @@ class ChargerState:
     def energy_wh(self) -> float:
         """Energy imported over all connectors, Wh; never decreases."""
         return sum(register.total for register in self.registers.values())
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectorSnapshot:
-    connector: int
-    status: str
-    error_code: str
-    vendor_error_code: str
-    since: float = 0.0  # wall time of the StatusNotification that said so
-
-
-@dataclass(frozen=True, slots=True)
-class ChargerSnapshot:
-    """A charger's state at one moment, as the service and tests read it."""
-
-    id: str
-    connected: bool
-    online: bool  # a message arrived within offline_after x heartbeat interval
-    last_message: float | None
-    connectors: tuple[ConnectorSnapshot, ...]
-    energy_wh: float
-    meter_resets: int
-    sessions_started: int
-    sessions_stopped: int
-    boots: int
-    vendor: str
-    model: str
-    firmware: str
-
-    def connector(self, number: int) -> ConnectorSnapshot | None:
-        return next((c for c in self.connectors if c.connector == number), None)
 
 
 @dataclass(slots=True)
@@ -475,7 +443,7 @@ class CentralSystem:
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> tuple[str, int]:
         """Listen on ``host``:``port`` (0: any free port); return the address actually bound.
 
-        With ``tls`` (a server context, see :func:`server_tls_context`) chargers connect
+        With ``tls`` (a server context, see :func:`stadtnetz.ocpp_exposure.server_tls_context`) chargers connect
         with ``wss://``: OCPP security profile 2, Basic auth over TLS.
         """
         if self._server is not None:
@@ -672,15 +640,6 @@ class CentralSystem:
                 cp_id,
                 what,
             )
-
-
-def server_tls_context(certificate: Path, key: Path) -> ssl.SSLContext:
-    """A TLS server context for the endpoint (security profile 2): TLS 1.2 or newer, as OCPP 1.6's
-    security whitepaper asks; raises OSError/ssl.SSLError if the files are unusable."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certificate, key)
-    return context
 
 
 def _charge_point_id(path: str) -> str | None:

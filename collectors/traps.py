@@ -61,7 +61,7 @@ from collectors.snmp.types import Oid, VarBind
 from collectors.traps_v3 import V3TrapDecoder, is_v3
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.log_limit import LogLimiter
-from stadtnetz.model import Device, V3User
+from stadtnetz.model import Device, TrapEvent, TrapKind, V3User
 from stadtnetz.own_metrics import labelled_counter
 
 log = logging.getLogger("stadtnetz.traps")
@@ -77,17 +77,6 @@ IF_INDEX: Final[Oid] = (1, 3, 6, 1, 2, 1, 2, 2, 1, 1)
 IF_ADMIN_STATUS: Final[Oid] = (1, 3, 6, 1, 2, 1, 2, 2, 1, 7)
 IF_OPER_STATUS: Final[Oid] = (1, 3, 6, 1, 2, 1, 2, 2, 1, 8)
 _ENTERPRISE_SPECIFIC: Final = 6  # v1 generic-trap enterpriseSpecific
-
-
-class TrapKind(enum.StrEnum):
-    """What a trap says happened; the values are the ``trap`` label of the metrics."""
-
-    LINK_DOWN = "link_down"
-    LINK_UP = "link_up"
-    COLD_START = "cold_start"
-    WARM_START = "warm_start"
-    AUTHENTICATION_FAILURE = "authentication_failure"
-    OTHER = "other"
 
 
 class DropReason(enum.StrEnum):
@@ -111,27 +100,6 @@ _V1_KINDS: Final = {
 }
 _V2_KINDS: Final = {(*SNMP_TRAPS, generic + 1): kind for generic, kind in _V1_KINDS.items()}
 _TRAP_PDUS: Final = frozenset((PduType.TRAP_V1, PduType.TRAP_V2, PduType.INFORM))
-
-
-@dataclass(frozen=True, slots=True)
-class TrapEvent:
-    """One accepted trap or inform from a known device.
-
-    ``trap_oid`` is the v2 ``snmpTrapOID.0``; for a v1 trap it is the equivalent
-    RFC 3584 3.1 gives (``snmpTraps.(generic+1)``, or ``enterprise.0.specific``).
-    ``uptime_ticks`` is the agent's sysUpTime.0 varbind (v2) or time-stamp (v1),
-    in hundredths of a second. ``received`` is wall time (seconds since the epoch).
-    """
-
-    device_id: str
-    kind: TrapKind
-    if_index: int | None
-    oper_status: int | None  # ifOperStatus (1 up, 2 down, ...) if the trap carries it
-    uptime_ticks: int | None
-    trap_oid: Oid
-    version: int  # 0 = v1, 1 = v2c (the wire values)
-    received: float
-    inform: bool
 
 
 @dataclass(slots=True)

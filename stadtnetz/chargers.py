@@ -33,13 +33,20 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from collectors.ocpp import CentralSystem, ChargerSnapshot
 from stadtnetz.clock import Clock
-from stadtnetz.model import Charger, OcppSettings
+from stadtnetz.model import Charger, ChargerSnapshot, OcppSettings
 from stadtnetz.topology import PROBLEM, DeviceStatus, Status
+
+
+class SnapshotSource(Protocol):
+    """What the board reads the chargers from: the OCPP endpoint (collectors.ocpp.CentralSystem), handed in."""
+
+    def snapshot(self) -> Mapping[str, ChargerSnapshot]: ...
+
 
 OPERATIVE = frozenset({"Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing", "Reserved"})
 INOPERATIVE = frozenset({"Unavailable", "Faulted"})
@@ -92,7 +99,7 @@ class ChargerBoard:
     def __init__(
         self,
         chargers: Iterable[Charger],
-        central: CentralSystem,
+        central: SnapshotSource,
         settings: OcppSettings,
         clock: Clock,
         device_status: Callable[[str], DeviceStatus | None] = lambda device_id: None,

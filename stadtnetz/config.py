@@ -166,8 +166,6 @@ from pydantic import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from collectors.ocpp import MAX_CONNECTORS, server_tls_context
-from collectors.snmp.profiles import profile_names
 from stadtnetz import inventory as inv
 from stadtnetz.maintenance import (
     DEFAULT_TIMEZONE,
@@ -179,6 +177,7 @@ from stadtnetz.maintenance import (
     parse_weekdays,
 )
 from stadtnetz.model import (
+    MAX_CONNECTORS,
     Charger,
     Device,
     HistorySettings,
@@ -190,6 +189,8 @@ from stadtnetz.model import (
     SnmpCredentials,
     V3User,
 )
+from stadtnetz.ocpp_exposure import server_tls_context
+from stadtnetz.profile_files import profile_names
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
 from stadtnetz.units import describe, parse_duration, parse_ratio, parse_size
 

@@ -266,3 +266,71 @@ class Reading:
     speed: float = 0.0  # counters of bytes: the interface's speed in bytes per second (0: unknown)
     utilisation: MetricDef | None = None  # derive this ratio gauge from the counter's rate / speed
     direction: str = ""  # the utilisation series' direction label
+
+
+# --- what collectors report, shared with the core that judges it -------------------------------------------
+
+MAX_CONNECTORS = 32  # OCPP connector ids above this are counted as errors and not kept
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSnapshot:
+    connector: int
+    status: str
+    error_code: str
+    vendor_error_code: str
+    since: float = 0.0  # wall time of the StatusNotification that said so
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerSnapshot:
+    """A charger's state at one moment, as the service and tests read it."""
+
+    id: str
+    connected: bool
+    online: bool  # a message arrived within offline_after x heartbeat interval
+    last_message: float | None
+    connectors: tuple[ConnectorSnapshot, ...]
+    energy_wh: float
+    meter_resets: int
+    sessions_started: int
+    sessions_stopped: int
+    boots: int
+    vendor: str
+    model: str
+    firmware: str
+
+    def connector(self, number: int) -> ConnectorSnapshot | None:
+        return next((c for c in self.connectors if c.connector == number), None)
+
+
+class TrapKind(enum.StrEnum):
+    """What a trap says happened; the values are the ``trap`` label of the metrics."""
+
+    LINK_DOWN = "link_down"
+    LINK_UP = "link_up"
+    COLD_START = "cold_start"
+    WARM_START = "warm_start"
+    AUTHENTICATION_FAILURE = "authentication_failure"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class TrapEvent:
+    """One accepted trap or inform from a known device.
+
+    ``trap_oid`` is the v2 ``snmpTrapOID.0``; for a v1 trap it is the equivalent
+    RFC 3584 3.1 gives (``snmpTraps.(generic+1)``, or ``enterprise.0.specific``).
+    ``uptime_ticks`` is the agent's sysUpTime.0 varbind (v2) or time-stamp (v1),
+    in hundredths of a second. ``received`` is wall time (seconds since the epoch).
+    """
+
+    device_id: str
+    kind: TrapKind
+    if_index: int | None
+    oper_status: int | None  # ifOperStatus (1 up, 2 down, ...) if the trap carries it
+    uptime_ticks: int | None
+    trap_oid: tuple[int, ...]  # an OID
+    version: int  # 0 = v1, 1 = v2c (the wire values)
+    received: float
+    inform: bool

@@ -8,13 +8,18 @@ Owns two judgements over :class:`stadtnetz.model.OcppSettings` and the chargers:
 * Basic auth over plain ``ws://`` on an address other than loopback
   (127.0.0.0/8, ::1): the passwords travel in clear text over the network.
 
+Also the endpoint's TLS server context (:func:`server_tls_context`, security profile 2), which the
+configuration builds once at load to check the files, and the service builds for the endpoint.
+
 Nothing here ever names a password, only where it comes from.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from collections.abc import Sequence
+from pathlib import Path
 
 from stadtnetz.model import Charger, OcppSettings
 
@@ -48,3 +53,12 @@ def exposure_warnings(settings: OcppSettings, chargers: Sequence[Charger]) -> li
             "clear text; configure ocpp.tls (wss://, security profile 2) or listen on loopback behind a TLS proxy"
         )
     return warnings
+
+
+def server_tls_context(certificate: Path, key: Path) -> ssl.SSLContext:
+    """A TLS server context for the endpoint (security profile 2): TLS 1.2 or newer, as OCPP 1.6's
+    security whitepaper asks; raises OSError/ssl.SSLError if the files are unusable."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificate, key)
+    return context

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
-from collectors.ocpp import CentralSystem, OcppCollector, server_tls_context
+from collectors.ocpp import CentralSystem, OcppCollector
 from collectors.ping import Pinger, PingPermissionError
 from collectors.ping_rounds import PingRounds
 from collectors.snmp.client import SnmpClient
@@ -27,11 +27,12 @@ from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
 from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
 from exporters.influx import InfluxExporter, InfluxStatsCollector
+from exporters.prometheus import CONTENT_TYPE, render_stream
 from stadtnetz.chargers import ChargerBoard, ChargerBoardCollector, connector_key
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
-from stadtnetz.ocpp_exposure import exposure_warnings
+from stadtnetz.ocpp_exposure import exposure_warnings, server_tls_context
 from stadtnetz.on_demand import CoalescedChecks, OnDemandCollector
 from stadtnetz.own_metrics import counter_families
 from stadtnetz.reachability import Reachability
@@ -334,7 +335,8 @@ class Service:
 
     async def start(self) -> str:
         """Start polling and serving; return the URL of /metrics' server."""
-        app = build_app(self.state, [self.registry], self.health, self.health_parts)
+        exposition = (CONTENT_TYPE, lambda: render_stream(self.state, [self.registry]))
+        app = build_app(self.state, exposition, self.health, self.health_parts)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         if self.listen_socket is not None:

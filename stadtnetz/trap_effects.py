@@ -11,8 +11,8 @@ found by their structured ``if_index`` label, never by matching label text.
 
 from __future__ import annotations
 
-from collectors.traps import TrapEvent, TrapKind
 from stadtnetz.labels import NO_LABELS
+from stadtnetz.model import TrapEvent, TrapKind
 from stadtnetz.state import State
 
 OPER_STATUS_METRIC = "stadtnetz_interface_oper_status"

@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from collectors.traps import TrapEvent
 from stadtnetz.clock import Clock
 from stadtnetz.log_limit import LogLimiter
+from stadtnetz.model import TrapEvent
 
 log = logging.getLogger("stadtnetz")
 

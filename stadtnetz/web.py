@@ -1,7 +1,9 @@
 """HTTP: ``/metrics`` for Prometheus, ``/healthz`` for probes, ``/`` for people, ``/api/devices`` as JSON.
 
 Owns the web server (aiohttp) and what each path answers; the content comes
-from the exporters and the state. Binds 127.0.0.1 unless told otherwise.
+from the state and, for ``/metrics``, from the exposition the composition root
+hands in (the Prometheus exporter's renderer): this module imports no exporter.
+Binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ import html
 import json
 import math
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
-from exporters.prometheus import CONTENT_TYPE, render_stream
 from stadtnetz import __version__
 from stadtnetz.model import PollStatus
 from stadtnetz.state import State
@@ -28,26 +28,27 @@ def _finite(value: float) -> float | None:
 
 def build_app(
     state: State,
-    registries: Iterable[CollectorRegistry],
+    exposition: tuple[str, Callable[[], AsyncIterator[bytes]]],
     health: Callable[[], tuple[bool, str]],
     parts: Callable[[], dict[str, dict[str, object]]] | None = None,
 ) -> web.Application:
-    """``health``: (healthy, detail) of the collector; ``parts``: more fields for ``/healthz``, one per part
+    """``exposition``: the content type of ``/metrics`` and what renders its body, in pieces;
+    ``health``: (healthy, detail) of the collector; ``parts``: more fields for ``/healthz``, one per part
     (e.g. ``{"history": {"ok": False, "problem": "..."}}``). A part with ``"ok": False`` makes the status
     ``degraded``, still HTTP 200: a probe must not restart a poller that polls because its history cannot be
     written; only an unhealthy collector answers 503."""
-    registries = list(registries)
+    content_type, render = exposition
 
     async def metrics(request: web.Request) -> web.StreamResponse:
         gzip = "gzip" in request.headers.get("Accept-Encoding", "")
-        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+        response = web.StreamResponse(headers={"Content-Type": content_type})
         if gzip:
             response.headers["Content-Encoding"] = "gzip"
         await response.prepare(request)
         # level 1: a city's exposition shrinks ~10x at a fraction of the default level's CPU; big
         # pieces are compressed in a worker thread (zlib releases the GIL), off the event loop
         compressor = zlib.compressobj(1, zlib.DEFLATED, 31) if gzip else None
-        async for piece in render_stream(state, registries):
+        async for piece in render():
             if compressor is not None:
                 piece = (
                     await asyncio.to_thread(compressor.compress, piece)

@@ -66,8 +66,8 @@ from collectors.snmp.oid import format_oid, parse_oid
 from collectors.snmp.types import Counter32, Counter64, ExceptionValue, Oid, Value, VarBind
 from stadtnetz.labels import NO_LABELS, Labels
 from stadtnetz.model import MetricDef, MetricKind, Reading
+from stadtnetz.profile_files import BUILTIN_PROFILE_DIR, profile_names  # noqa: F401 - re-exported
 
-BUILTIN_PROFILE_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
 METRIC_PREFIX = "stadtnetz_"
 SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
@@ -784,12 +784,3 @@ def load_profiles(extra_dirs: Sequence[Path] = (), mib_dirs: Sequence[str] = ())
     if issues:
         raise ProfileError(issues)
     return ProfileLibrary(profiles)
-
-
-def profile_names(extra_dirs: Sequence[Path] = ()) -> set[str]:
-    """Names of the available profiles (a profile's name is its file name without .yaml)."""
-    names: set[str] = set()
-    for directory in (BUILTIN_PROFILE_DIR, *extra_dirs):
-        if directory.is_dir():
-            names.update(path.stem for path in directory.glob("*.yaml"))
-    return names
