@@ -15,9 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stadtnetz import store
 from stadtnetz.topology import Status
-from tests.support.processes import Daemon, free_port, wait_until
+from tests.support.processes import Daemon, wait_until
+from tests.support.service_process import ServiceProcess
 from tests.support.simulation import REPO, simulator_control_url, start_simulator_process
 
 ENV = {"COMMUNITY": "public"}
@@ -111,18 +110,12 @@ def run(tmp_path: Path, disk: Path) -> None:
             f"history:\n  path: {disk / 'history.sqlite'}\n  max_pending: {MAX_PENDING}\n",
             encoding="utf-8",
         )
-        port = free_port()
-        service = Daemon(
-            [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config), "--listen", f"127.0.0.1:{port}"],
-            tmp_path / "service.log",
-            env={**os.environ, **ENV},
-            cwd=REPO,
-        )
+        service = ServiceProcess(config, tmp_path / "service.log", env=ENV, cwd=REPO, wait=False)
         try:
-            check(port, control, switch, disk, service)
+            check(service.port, control, switch, disk, service.daemon)
         finally:
             service.stop(timeout=15)
-        assert service.process.returncode == 0, service.log_tail()
+        assert service.daemon.process.returncode == 0, service.daemon.log_tail()
     finally:
         simulator.stop()
     # the outage that began while the disk was full is in the file, opened and closed

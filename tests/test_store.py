@@ -40,7 +40,7 @@ from stadtnetz.model import Device, HistorySettings, MetricDef, MetricKind, Read
 from stadtnetz.state import State
 from stadtnetz.store import HistoryError, HistoryStore
 from stadtnetz.topology import UNKNOWN, DeviceStatus, Status
-from tests.support.processes import Daemon, free_port
+from tests.support.service_process import ServiceProcess
 from tests.support.simulation import REPO, simulator_control_url, start_simulator_process
 
 UTC = dt.UTC
@@ -826,18 +826,13 @@ def test_the_service_records_a_fibre_cut_in_its_history(tmp_path: Path) -> None:
             "inventory:\n  - file: city/inventory.csv\n"
             "history:\n  path: history.sqlite\n",
         )
-        port = free_port()
-        service = Daemon(
-            [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config), "--listen", f"127.0.0.1:{port}"],
-            tmp_path / "service.log",
-            env={**os.environ, **ENV},
-            cwd=REPO,
-        )
+        running = ServiceProcess(config, tmp_path / "service.log", env=ENV, cwd=REPO, wait=False)
+        service = running.daemon
         try:
 
             def statuses() -> dict[str, tuple[str, str | None]]:
                 try:
-                    devices = get_json(f"http://127.0.0.1:{port}/api/devices")
+                    devices = get_json(f"{running.url}/api/devices")
                 except OSError:
                     return {}
                 return {d["id"]: (d["status"], d["root_cause"]) for d in devices}  # type: ignore[union-attr]
