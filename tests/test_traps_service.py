@@ -40,7 +40,11 @@ class Running:
             "credentials:\n  city:\n    version: 2c\n    community: ${CITY_COMMUNITY}\n"
             f"defaults:\n  credentials: city\ninventory:\n  - file: {inventory}\n"
         )
-        self.service = ServiceProcess(config, directory / "service.log", env=ENV)
+        try:
+            self.service = ServiceProcess(config, directory / "service.log", env=ENV)
+        except BaseException:
+            self.simulator.stop()  # never leave the simulator behind when the service does not come up
+            raise
         self.url = self.service.url
 
     def metrics(self) -> str:
@@ -64,8 +68,10 @@ class Running:
         )
 
     def stop(self) -> None:
-        self.service.stop()
-        self.simulator.stop()
+        try:
+            self.service.stop()
+        finally:
+            self.simulator.stop()
 
 
 @pytest.fixture(scope="module")
