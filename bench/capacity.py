@@ -38,7 +38,7 @@ from exporters.prometheus import render_state
 from stadtnetz.clock import SystemClock
 from stadtnetz.labels import Labels
 from stadtnetz.model import Device, MetricDef, MetricKind, Reading
-from stadtnetz.state import State
+from stadtnetz.status.state import State
 from tests.support.processes import Daemon, free_port
 from tests.support.simulation import start_simulator_process
 

@@ -1,4 +1,4 @@
-"""What the embedded history (stadtnetz.store) costs: on the poll loop, in the writer, per hour, on disk.
+"""What the embedded history (stadtnetz.history) costs: on the poll loop, in the writer, per hour, on disk.
 
 The simulated city (650 devices by default, 520 of them hotspots) is polled
 once over SNMP for real layouts and values; then a :class:`ManualClock` drives
@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import load_profiles
+from stadtnetz.app.demo import inventory_for_city
 from stadtnetz.clock import ManualClock, SystemClock
-from stadtnetz.demo import inventory_for_city
+from stadtnetz.history import HOUR, HistoryStore
 from stadtnetz.model import MetricKind
-from stadtnetz.state import State
-from stadtnetz.store import HOUR, HistoryStore
-from stadtnetz.topology import UNKNOWN, DeviceStatus, Status
+from stadtnetz.status.state import State
+from stadtnetz.status.topology import UNKNOWN, DeviceStatus, Status
 from tests.support.simulation import ThreadedSimulation
 
 

@@ -54,7 +54,7 @@ from exporters.spool import Spool  # noqa: E402
 from stadtnetz.clock import SystemClock  # noqa: E402
 from stadtnetz.labels import NO_LABELS, Labels  # noqa: E402
 from stadtnetz.model import Device, MetricDef, MetricKind, Reading  # noqa: E402
-from stadtnetz.state import State  # noqa: E402
+from stadtnetz.status.state import State  # noqa: E402
 from tests.support.processes import process_cpu_seconds  # noqa: E402
 from tests.support.victoriametrics import VictoriaMetrics  # noqa: E402
 

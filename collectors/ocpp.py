@@ -50,7 +50,7 @@ time. Energy is exported in the base unit joules (1 Wh = 3600 J), as
 Prometheus' naming conventions ask.
 
 TLS (security profile 2) is the caller's :class:`ssl.SSLContext`
-(:func:`stadtnetz.ocpp_exposure.server_tls_context`). Not here: the service's configuration and
+(:func:`stadtnetz.config.ocpp_security.server_tls_context`). Not here: the service's configuration and
 wiring, calls from the central system to the charger (RemoteStart, Reset, ...).
 """
 
@@ -443,7 +443,7 @@ class CentralSystem:
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> tuple[str, int]:
         """Listen on ``host``:``port`` (0: any free port); return the address actually bound.
 
-        With ``tls`` (a server context, see :func:`stadtnetz.ocpp_exposure.server_tls_context`) chargers connect
+        With ``tls`` (a server context, see :func:`stadtnetz.config.ocpp_security.server_tls_context`) chargers connect
         with ``wss://``: OCPP security profile 2, Basic auth over TLS.
         """
         if self._server is not None:

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter
 from collectors.ping import Pinger, PingStats
 from stadtnetz.clock import Clock
 from stadtnetz.model import Device, Settings
-from stadtnetz.state import State
+from stadtnetz.status.state import State
 
 ROUND_SHARE = 0.8  # of the interval over which a round's echoes are spread
 QUICK_COUNT = 3

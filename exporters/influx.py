@@ -91,8 +91,8 @@ from exporters.spool import Spool
 from stadtnetz.clock import Clock
 from stadtnetz.model import InfluxSettings, MetricDef, MetricKind, PollStatus
 from stadtnetz.secrets import Secret
-from stadtnetz.state import DeviceState, Layout, State
-from stadtnetz.topology import Status
+from stadtnetz.status.state import DeviceState, Layout, State
+from stadtnetz.status.topology import Status
 
 log = logging.getLogger("stadtnetz.influx")
 

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from stadtnetz.labels import escape_label
 from stadtnetz.model import Device, MetricDef, MetricKind, PollStatus
-from stadtnetz.state import DeviceState, PingRecord, State
+from stadtnetz.status.state import DeviceState, PingRecord, State
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BATCH_DEVICES = 250  # devices rendered between two returns to the event loop

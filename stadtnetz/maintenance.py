@@ -7,7 +7,7 @@ districts, kinds, tags, groups) and when it is open, either once (``start`` to
 03:00 across the change to and from summer time). The service marks the covered
 devices ``stadtnetz_device_maintenance 1`` while a window is open (alert rules
 stay quiet for them and for everything unreachable behind them), and
-:mod:`stadtnetz.silences` turns the windows into Alertmanager silences.
+:mod:`exporters.alertmanager` turns the windows into Alertmanager silences.
 
 Matching: the keys of ``match`` narrow each other (``kinds: [hotspot]`` and
 ``districts: [Altstadt]`` mean the hotspots in Altstadt); the values of one key

@@ -116,7 +116,7 @@ DAY = 86400.0
 
 @dataclass(frozen=True, slots=True)
 class HistorySettings:
-    """Where the embedded history (:mod:`stadtnetz.store`) lives and how long it keeps what."""
+    """Where the embedded history (:mod:`stadtnetz.history`) lives and how long it keeps what."""
 
     path: Path | None = None  # the SQLite file; None: no history is kept
     transitions_retention: float = 400 * DAY  # seconds each kind of row is kept

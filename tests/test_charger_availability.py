@@ -1,7 +1,7 @@
 """A month of one charger's life, driven by a manual clock, and `stadtnetz report chargers` on what it left behind.
 
 Real parts: the OCPP endpoint on 127.0.0.1 (collectors/ocpp.py) hears real OCPP-J frames over a
-WebSocket, the charger board (stadtnetz/chargers.py) judges them, the history (stadtnetz/store.py)
+WebSocket, the charger board (stadtnetz/status/chargers.py) judges them, the history (stadtnetz/history/store.py)
 records them in SQLite, and the report runs as a subprocess, as an operator would run it. Only
 time is simulated: the manual clock is shared by the endpoint, the board and the history, so
 October 2026 (31 days and, with the end of summer time, 745 hours) passes in seconds.
@@ -28,12 +28,12 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from collectors.ocpp import CentralSystem
 from collectors.snmp.profiles import load_profiles
-from stadtnetz.chargers import ChargerBoard
+from stadtnetz.app.service import Service
 from stadtnetz.clock import ManualClock
 from stadtnetz.config import load_inventory
+from stadtnetz.history import HistoryStore
 from stadtnetz.model import Charger, HistorySettings, OcppSettings
-from stadtnetz.service import Service
-from stadtnetz.store import HistoryStore
+from stadtnetz.status.chargers import ChargerBoard
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HEARTBEAT = 300.0

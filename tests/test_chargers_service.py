@@ -30,8 +30,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from collectors.snmp.profiles import load_profiles
+from stadtnetz.app.service import Service
 from stadtnetz.config import load_inventory
-from stadtnetz.service import Service
 
 OWN_PASSWORD = "cp1-Own-Passw0rd-7f3a"
 SHARED_PASSWORD = "shared-Passw0rd-for-all-91c2"

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stadtnetz import store
-from stadtnetz.topology import Status
+from stadtnetz import history as store
+from stadtnetz.status.topology import Status
 from tests.support.processes import Daemon, wait_until
 from tests.support.service_process import ServiceProcess
 from tests.support.simulation import REPO, simulator_control_url, start_simulator_process

@@ -54,7 +54,7 @@ from stadtnetz.clock import ManualClock
 from stadtnetz.config import ConfigError, load_inventory
 from stadtnetz.labels import Labels
 from stadtnetz.model import Device, InfluxSettings, InfluxSpool, MetricDef, MetricKind, Reading
-from stadtnetz.state import State
+from stadtnetz.status.state import State
 from tests.support.nginx import ReverseProxy
 from tests.support.processes import Daemon, free_port, wait_until
 from tests.support.simulation import start_simulator_process
@@ -514,8 +514,8 @@ def test_points_read_back_with_the_values_and_labels_of_metrics(tmp_path: Path, 
     from prometheus_client.parser import text_string_to_metric_families
 
     from collectors.snmp.profiles import load_profiles
-    from stadtnetz.demo import inventory_for_city
-    from stadtnetz.service import Service
+    from stadtnetz.app.demo import inventory_for_city
+    from stadtnetz.app.service import Service
     from tests.support.simulation import ThreadedSimulation
 
     async def scenario(city: ThreadedSimulation) -> tuple[str, float, int]:

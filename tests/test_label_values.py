@@ -34,11 +34,11 @@ from collectors.traps import TrapEvent, TrapKind
 from exporters.influx import InfluxWriter, LineEncoder
 from exporters.prometheus import render_state
 from simulators.city import KIND_HOTSPOT
+from stadtnetz.app.demo import inventory_for_city
 from stadtnetz.clock import ManualClock
-from stadtnetz.demo import inventory_for_city
 from stadtnetz.labels import NO_LABELS, Labels
-from stadtnetz.state import State
-from stadtnetz.trap_effects import apply_trap
+from stadtnetz.status.state import State
+from stadtnetz.status.trap_effects import apply_trap
 from tests.support.simulation import ThreadedSimulation
 from tests.support.victoriametrics import VictoriaMetrics
 

@@ -14,11 +14,11 @@ import logging
 import pytest
 
 from collectors.traps import TrapEvent, TrapKind
+from stadtnetz.app.on_demand import CoalescedChecks
+from stadtnetz.app.scheduler import Scheduler
+from stadtnetz.app.trap_log import TrapLog
 from stadtnetz.clock import SystemClock
 from stadtnetz.model import Device
-from stadtnetz.on_demand import CoalescedChecks
-from stadtnetz.scheduler import Scheduler
-from stadtnetz.trap_log import TrapLog
 
 HOTSPOT = Device("hs-1", "hotspot", "127.0.0.1", interval=3600.0)
 SWITCH = Device("sw-1", "distribution_switch", "127.0.0.2", interval=3600.0)

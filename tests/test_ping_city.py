@@ -22,9 +22,9 @@ from collectors.ping import Pinger, PingStats
 from collectors.snmp.profiles import load_profiles
 from simulators.city import KIND_DISTRIBUTION, KIND_HOTSPOT
 from simulators.scenarios import Scenarios
-from stadtnetz.demo import inventory_for_city
-from stadtnetz.service import Service
-from stadtnetz.topology import DeviceStatus, Status
+from stadtnetz.app.demo import inventory_for_city
+from stadtnetz.app.service import Service
+from stadtnetz.status.topology import DeviceStatus, Status
 from tests.support.simulation import ThreadedSimulation
 
 pytestmark = pytest.mark.needs_root("a network namespace with a TUN device for the simulated city, raw ICMP")

@@ -11,11 +11,11 @@ import time
 from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import load_profiles
+from stadtnetz.app.demo import inventory_for_city
+from stadtnetz.app.scheduler import Scheduler, parse_shard, phase_offset, shard_devices, shard_of
 from stadtnetz.clock import SystemClock
-from stadtnetz.demo import inventory_for_city
 from stadtnetz.model import Device, PollStatus
-from stadtnetz.scheduler import Scheduler, parse_shard, phase_offset, shard_devices, shard_of
-from stadtnetz.state import State
+from stadtnetz.status.state import State
 from tests.support.simulation import ThreadedSimulation
 
 INTERVAL = 2.0

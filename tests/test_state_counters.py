@@ -19,11 +19,11 @@ from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import load_profiles
 from simulators.city import KIND_CHARGER_MODEM, KIND_DISTRIBUTION, KIND_HOTSPOT
+from stadtnetz.app.demo import inventory_for_city
 from stadtnetz.clock import ManualClock
-from stadtnetz.demo import inventory_for_city
 from stadtnetz.labels import Labels
 from stadtnetz.model import MetricKind, PollStatus
-from stadtnetz.state import WRAP32, State, counter_step, device_rebooted
+from stadtnetz.status.state import WRAP32, State, counter_step, device_rebooted
 from tests.support.simulation import ThreadedSimulation
 
 GBIT = 125_000_000.0  # bytes per second

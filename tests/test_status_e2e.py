@@ -19,9 +19,9 @@ import pytest
 
 from collectors.snmp.profiles import load_profiles
 from simulators.city import KIND_DISTRIBUTION
-from stadtnetz.demo import inventory_for_city
-from stadtnetz.service import Service
-from stadtnetz.topology import DeviceStatus, Status
+from stadtnetz.app.demo import inventory_for_city
+from stadtnetz.app.service import Service
+from stadtnetz.status.topology import DeviceStatus, Status
 from tests.support.simulation import ThreadedSimulation
 
 INTERVAL = 2.0

@@ -1,4 +1,4 @@
-"""The embedded history (stadtnetz.store): a simulated month, migrations, SIGKILL, the report command, the service.
+"""The embedded history (stadtnetz.history): a simulated month, migrations, SIGKILL, the report command, the service.
 
 The month is driven by a :class:`ManualClock`: a small city whose core router's
 link utilisation follows a known formula (through real counters and the
@@ -30,16 +30,16 @@ from pathlib import Path
 
 import pytest
 
-from stadtnetz import store
-from stadtnetz.cli_report import CSV_COLUMNS
+from stadtnetz import history as store
+from stadtnetz.cli.report import CSV_COLUMNS
 from stadtnetz.clock import ManualClock
 from stadtnetz.config import ConfigError, load_inventory
+from stadtnetz.history import HistoryError, HistoryStore
 from stadtnetz.labels import Labels
 from stadtnetz.maintenance import DeviceMatch, Maintenance, MaintenanceWindow, Recurrence
 from stadtnetz.model import Device, HistorySettings, MetricDef, MetricKind, Reading
-from stadtnetz.state import State
-from stadtnetz.store import HistoryError, HistoryStore
-from stadtnetz.topology import UNKNOWN, DeviceStatus, Status
+from stadtnetz.status.state import State
+from stadtnetz.status.topology import UNKNOWN, DeviceStatus, Status
 from tests.support.service_process import ServiceProcess
 from tests.support.simulation import REPO, simulator_control_url, start_simulator_process
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stadtnetz.flapping import FlapDetector, state_change
 from stadtnetz.model import Device
-from stadtnetz.topology import DeviceStatus, Status, StatusBoard, Topology, TopologyError
+from stadtnetz.status.flapping import FlapDetector, state_change
+from stadtnetz.status.topology import DeviceStatus, Status, StatusBoard, Topology, TopologyError
 
 
 def device(device_id: str, upstream: str | None = None) -> Device:
@@ -170,8 +170,8 @@ def test_flap_thresholds_must_make_sense() -> None:
 def test_stale_good_news_from_one_probe_does_not_make_children_down() -> None:
     from stadtnetz.clock import ManualClock
     from stadtnetz.model import Settings
-    from stadtnetz.reachability import Reachability
-    from stadtnetz.state import State
+    from stadtnetz.status.reachability import Reachability
+    from stadtnetz.status.state import State
 
     clock = ManualClock()
     checks: list[str] = []

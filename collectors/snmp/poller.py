@@ -19,7 +19,7 @@ from collectors.snmp.profiles import SYS_OBJECT_ID, SYS_UPTIME, PollPlan, Profil
 from collectors.snmp.types import TimeTicks
 from stadtnetz.clock import Clock
 from stadtnetz.model import Device, Inventory, PollStatus
-from stadtnetz.state import State
+from stadtnetz.status.state import State
 
 DEADLINE_SHARE = 0.9  # of the poll interval: a poll never runs into the next one
 

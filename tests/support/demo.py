@@ -1,4 +1,4 @@
-"""The demo (``stadtnetz.demo.run_demo``: simulated city, service, chargers) on a background thread, for tests.
+"""The demo (``stadtnetz.app.demo.run_demo``: simulated city, service, chargers) on a background thread, for tests.
 
 Everything is real: the city answers SNMP on 127.20.x.y, the service polls it
 and serves /metrics, the city's chargers dial the service's OCPP endpoint over
@@ -20,8 +20,8 @@ from typing import Any
 
 from simulators.control import listening_socket
 from simulators.runner import Simulation
-from stadtnetz.demo import run_demo
-from stadtnetz.service import Service
+from stadtnetz.app.demo import run_demo
+from stadtnetz.app.service import Service
 
 
 class ThreadedDemo:

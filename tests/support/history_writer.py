@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 from stadtnetz.clock import SystemClock
-from stadtnetz.store import HistoryStore
-from stadtnetz.topology import DeviceStatus, Status
+from stadtnetz.history import HistoryStore
+from stadtnetz.status.topology import DeviceStatus, Status
 
 DEVICES = 50
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from stadtnetz.labels import NO_LABELS
 from stadtnetz.model import TrapEvent, TrapKind
-from stadtnetz.state import State
+from stadtnetz.status.state import State
 
 OPER_STATUS_METRIC = "stadtnetz_interface_oper_status"
 UPTIME_METRIC = "stadtnetz_uptime_seconds"

@@ -1,8 +1,8 @@
 """``stadtnetz report chargers``: availability of every charging connector over a calendar month, table and CSV.
 
 Owns this subcommand's options and output; the seconds come from the history
-(:mod:`stadtnetz.store`), where the service records each connector under the
-key ``<charger>/<connector>`` (:mod:`stadtnetz.chargers`).
+(:mod:`stadtnetz.history`), where the service records each connector under the
+key ``<charger>/<connector>`` (:mod:`stadtnetz.status.chargers`).
 
 Availability per connector is the US NEVI rule (23 CFR 680.116), the one
 funding paperwork asks for: (minutes - (outage minutes - excluded minutes)) /
@@ -28,8 +28,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from stadtnetz.cli_report import REPORT_TIMEZONE, _zone, count_outages, percent
-from stadtnetz.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.report import REPORT_TIMEZONE, _zone, count_outages, percent
+from stadtnetz.cli.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 
 CSV_COLUMNS = (
     "charger",
@@ -86,9 +86,9 @@ def chargers_report(config_path: Path, month: tuple[dt.datetime, dt.datetime], c
     the charger is silent (offline, or unreachable behind a failed modem). Connectors below
     ocpp.availability_target are marked.
     """
-    from stadtnetz import store
-    from stadtnetz.chargers import connector_key
-    from stadtnetz.cli import _load
+    from stadtnetz import history as store
+    from stadtnetz.cli.commands import _load
+    from stadtnetz.status.chargers import connector_key
 
     inventory, _ = _load(config_path)
     problem = ""

@@ -28,21 +28,21 @@ from collectors.snmp.profiles import ProfileLibrary
 from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
 from exporters.influx import InfluxExporter, InfluxStatsCollector
 from exporters.prometheus import CONTENT_TYPE, render_stream
-from stadtnetz.chargers import ChargerBoard, ChargerBoardCollector, connector_key
+from stadtnetz.app.on_demand import CoalescedChecks, OnDemandCollector
+from stadtnetz.app.scheduler import Scheduler
+from stadtnetz.app.trap_log import TrapLog
+from stadtnetz.app.web import build_app
 from stadtnetz.clock import Clock, SystemClock
+from stadtnetz.config.ocpp_security import exposure_warnings, server_tls_context
+from stadtnetz.history import HistoryCollector, HistoryStore, availability_by_device, connect
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
-from stadtnetz.ocpp_exposure import exposure_warnings, server_tls_context
-from stadtnetz.on_demand import CoalescedChecks, OnDemandCollector
 from stadtnetz.own_metrics import counter_families
-from stadtnetz.reachability import Reachability
-from stadtnetz.scheduler import Scheduler
-from stadtnetz.state import State
-from stadtnetz.store import HistoryCollector, HistoryStore, availability_by_device, connect
-from stadtnetz.topology import PROBLEM, DeviceStatus, Topology
-from stadtnetz.trap_effects import apply_trap
-from stadtnetz.trap_log import TrapLog
-from stadtnetz.web import build_app
+from stadtnetz.status.chargers import ChargerBoard, ChargerBoardCollector, connector_key
+from stadtnetz.status.reachability import Reachability
+from stadtnetz.status.state import State
+from stadtnetz.status.topology import PROBLEM, DeviceStatus, Topology
+from stadtnetz.status.trap_effects import apply_trap
 
 log = logging.getLogger("stadtnetz")
 disable_created_metrics()  # the *_created series only add noise to a long-running collector
@@ -391,7 +391,7 @@ class Service:
             self.history.record_samples(self.state, self.clock.time())
             await asyncio.to_thread(self.history.close)  # writes what is left, the current hour too
 
-    # --- the embedded history (stadtnetz.store) ---
+    # --- the embedded history (stadtnetz.history) ---
 
     async def _start_history(self) -> None:
         """Open the history file; record status changes (chained after reachability's), samples, maintenance."""
@@ -432,7 +432,7 @@ class Service:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval)
 
-    # --- EV chargers over OCPP (collectors.ocpp, stadtnetz.chargers) ---
+    # --- EV chargers over OCPP (collectors.ocpp, stadtnetz.status.chargers) ---
 
     async def _start_ocpp(self) -> None:
         ocpp = self.inventory.ocpp

@@ -2,7 +2,7 @@
 
 Owns these subcommands' options, output and exit codes (0 done, 1 Alertmanager
 unreachable or refusing, 2 configuration error); the meaning of a window is
-:mod:`stadtnetz.maintenance`'s, the silences are :mod:`stadtnetz.silences`'.
+:mod:`stadtnetz.maintenance`'s, the silences are :mod:`exporters.alertmanager`'.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from stadtnetz.terminal import EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.terminal import EXIT_RUNTIME, config_option, console, out
 from stadtnetz.units import parse_duration
 
 _CONFIG = config_option("The YAML configuration whose maintenance windows to use.")
@@ -37,7 +37,7 @@ _HORIZON = click.option(
 
 
 def _maintenance(config_path: Path):  # noqa: ANN202 - a Maintenance; imported late to keep --help fast
-    from stadtnetz.cli import _load
+    from stadtnetz.cli.commands import _load
     from stadtnetz.maintenance import Maintenance
 
     inventory, _ = _load(config_path)
@@ -97,7 +97,7 @@ def apply_windows(config_path: Path, url: str, horizon: dt.timedelta, dry_run: b
     Idempotent: silences that already match are left alone, those stadtnetz made for windows that are gone
     or have moved are expired. Silences made by people are never touched.
     """
-    from stadtnetz.silences import Alertmanager, AlertmanagerError, apply, plan
+    from exporters.alertmanager import Alertmanager, AlertmanagerError, apply, plan
 
     planned = plan(_maintenance(config_path), dt.datetime.now(dt.UTC), horizon)
     if dry_run:

@@ -3,8 +3,8 @@
 Owns the history file and everything about it: its schema and migrations,
 turning what the service observes into rows (off the hot path, in batches),
 retention, and the queries reports need. Nothing here talks to a device or
-decides a status; it records what :mod:`stadtnetz.reachability` decided and
-what :mod:`stadtnetz.state` holds.
+decides a status; it records what :mod:`stadtnetz.status.reachability` decided and
+what :mod:`stadtnetz.status.state` holds.
 
 Schema (version 2; ``PRAGMA user_version`` holds it). Times are Unix epoch
 seconds (UTC); ``hour`` is the start of an hour, a multiple of 3600::
@@ -145,8 +145,8 @@ from stadtnetz.labels import escape_label
 from stadtnetz.log_limit import LogLimiter
 from stadtnetz.model import HistorySettings, MetricKind
 from stadtnetz.own_metrics import counter_families
-from stadtnetz.state import Layout, State
-from stadtnetz.topology import PROBLEM, DeviceStatus, Status
+from stadtnetz.status.state import Layout, State
+from stadtnetz.status.topology import PROBLEM, DeviceStatus, Status
 
 log = logging.getLogger("stadtnetz.store")
 

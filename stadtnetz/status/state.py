@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from stadtnetz.clock import Clock
 from stadtnetz.labels import Labels
 from stadtnetz.model import Device, MetricDef, MetricKind, PollStatus, Reading
-from stadtnetz.topology import Status
+from stadtnetz.status.topology import Status
 
 WRAP32 = 1 << 32
 MASK64 = (1 << 64) - 1
@@ -166,7 +166,7 @@ class PingRecord:
 
 class DeviceState:
     """Everything known about one device: poll status, its series' values in compact arrays, its ping
-    results, and its status in the topology (filled in by :mod:`stadtnetz.reachability`)."""
+    results, and its status in the topology (filled in by :mod:`stadtnetz.status.reachability`)."""
 
     __slots__ = (
         "counters",

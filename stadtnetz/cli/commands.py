@@ -24,14 +24,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from stadtnetz import __version__
-from stadtnetz.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 
 if TYPE_CHECKING:
     from collectors.snmp.profiles import ProfileLibrary
     from simulators.netns import Namespace
     from simulators.runner import Simulation
+    from stadtnetz.app.service import Service
     from stadtnetz.model import Inventory
-    from stadtnetz.service import Service
 
 
 
@@ -440,7 +440,7 @@ def check(config_path: Path) -> None:
 
     Exits 0 if the configuration is usable, 2 if not. Secrets are never printed.
     """
-    from stadtnetz.check import run_check
+    from stadtnetz.cli.check import run_check
 
     sys.exit(run_check(config_path, out, errors=console))
 
@@ -462,8 +462,8 @@ def check(config_path: Path) -> None:
 )
 def run(config_path: Path, shard: str | None, listen: str | None, log_level: str) -> None:
     """Poll every device of the configuration on schedule and serve /metrics, until Ctrl-C or SIGTERM."""
-    from stadtnetz.scheduler import parse_shard, shard_devices
-    from stadtnetz.service import Service
+    from stadtnetz.app.scheduler import parse_shard, shard_devices
+    from stadtnetz.app.service import Service
 
     _setup_logging(log_level)
     host, port = _listen_option(listen)
@@ -555,7 +555,7 @@ def demo(
     only (the kernel would answer every ping for it).
     """
     from simulators.control import listening_socket
-    from stadtnetz.demo import run_demo
+    from stadtnetz.app.demo import run_demo
 
     _setup_logging("warning")
     host, port = _listen_option(listen)
@@ -702,9 +702,9 @@ def scenario(url: str, command: tuple[str, ...]) -> None:
 
 
 def _register_subcommands() -> None:
-    from stadtnetz.cli_maintenance import maintenance
-    from stadtnetz.cli_report import report
-    from stadtnetz.cli_report_chargers import chargers_report
+    from stadtnetz.cli.maintenance import maintenance
+    from stadtnetz.cli.report import report
+    from stadtnetz.cli.report_chargers import chargers_report
 
     report.add_command(chargers_report)
     main.add_command(maintenance)
@@ -712,6 +712,3 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
-
-if __name__ == "__main__":
-    main()

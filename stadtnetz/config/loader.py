@@ -7,7 +7,7 @@ a :class:`ConfigError` whose lines read ``FILE:LINE: FIELD: MESSAGE``. Line
 numbers come from composing the YAML (``yaml.compose``) and mapping every field
 path to its node's start mark; pydantic's error locations are mapped back onto
 that map. Resolving devices (inheritance, CSV import, upstream checks) is
-:mod:`stadtnetz.inventory`'s job; this module feeds it validated sections.
+:mod:`stadtnetz.config.inventory`'s job; this module feeds it validated sections.
 
 The format (every section optional, but the inventory must end up with at
 least one device)::
@@ -80,7 +80,7 @@ least one device)::
         at: "03:00"                   # ... at this local time (quoted) ...
         duration: 2h                  # ... for this long
         timezone: Europe/Berlin       # the default
-    history:                          # the embedded history (stadtnetz.store); in at most one file
+    history:                          # the embedded history (stadtnetz.history); in at most one file
       path: history.sqlite            # SQLite file, relative to this file; not given: no history is kept
       retention:                      # how long rows are kept (durations, "400d" style); the defaults:
         transitions: 400d             # status changes
@@ -166,7 +166,8 @@ from pydantic import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from stadtnetz import inventory as inv
+from stadtnetz.config import inventory as inv
+from stadtnetz.config.ocpp_security import server_tls_context
 from stadtnetz.maintenance import (
     DEFAULT_TIMEZONE,
     DeviceMatch,
@@ -189,7 +190,6 @@ from stadtnetz.model import (
     SnmpCredentials,
     V3User,
 )
-from stadtnetz.ocpp_exposure import server_tls_context
 from stadtnetz.profile_files import profile_names
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
 from stadtnetz.units import describe, parse_duration, parse_ratio, parse_size
@@ -778,7 +778,7 @@ _DEFAULT_HISTORY = HistorySettings()
 
 
 class RetentionSpec(_Spec):
-    """How long the history keeps each kind of row (see :mod:`stadtnetz.store`)."""
+    """How long the history keeps each kind of row (see :mod:`stadtnetz.history`)."""
 
     transitions: Duration = _DEFAULT_HISTORY.transitions_retention
     outages: Duration = _DEFAULT_HISTORY.outages_retention

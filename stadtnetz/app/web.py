@@ -19,7 +19,7 @@ from aiohttp import web
 
 from stadtnetz import __version__
 from stadtnetz.model import PollStatus
-from stadtnetz.state import State
+from stadtnetz.status.state import State
 
 
 def _finite(value: float) -> float | None:

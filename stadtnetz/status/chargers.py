@@ -15,7 +15,7 @@ operators and reports need, and its Prometheus families. :meth:`ChargerBoard.ref
   (Available), ``occupied`` (Preparing, Charging, SuspendedEV, SuspendedEVSE,
   Finishing, Reserved) or ``out_of_service`` (Unavailable, Faulted, the charger
   silent, or nothing known); and an **availability status** for the history, in
-  the vocabulary of devices (:class:`stadtnetz.topology.DeviceStatus`): up (an
+  the vocabulary of devices (:class:`stadtnetz.status.topology.DeviceStatus`): up (an
   operative status, the charger online), down (inoperative or offline, root cause
   the charger), unreachable (root cause the failed device), unknown (nothing
   known: not counted either way).
@@ -25,7 +25,7 @@ a StatusNotification's arrival, or for a charger that fell silent its last
 message (the last moment it was known to work; the verdict comes offline_after
 heartbeats later). The service records them in the history under the connector's
 key ``<charger>/<connector>`` (:func:`connector_key`), where monthly availability
-is computed like any device's (:mod:`stadtnetz.store`, ``stadtnetz report chargers``).
+is computed like any device's (:mod:`stadtnetz.history`, ``stadtnetz report chargers``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from stadtnetz.clock import Clock
 from stadtnetz.model import Charger, ChargerSnapshot, OcppSettings
-from stadtnetz.topology import PROBLEM, DeviceStatus, Status
+from stadtnetz.status.topology import PROBLEM, DeviceStatus, Status
 
 
 class SnapshotSource(Protocol):

@@ -1,4 +1,4 @@
-"""``stadtnetz report``: what the embedded history (:mod:`stadtnetz.store`) says, as tables and CSV files.
+"""``stadtnetz report``: what the embedded history (:mod:`stadtnetz.history`) says, as tables and CSV files.
 
 Owns these subcommands' options, output and exit codes (0 done, 1 the history
 file is missing or unusable, 2 a usage or configuration error, e.g. history is
@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from stadtnetz.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 from stadtnetz.units import parse_duration
 
 if TYPE_CHECKING:
-    from stadtnetz.store import Outage
+    from stadtnetz.history import Outage
 
 REPORT_TIMEZONE = "Europe/Berlin"
 CSV_COLUMNS = (
@@ -147,8 +147,8 @@ def availability_report(
     hourly: the period starts at the hour holding its start, and the current hour counts once the service
     has written it (when it is over, or at the service's stop).
     """
-    from stadtnetz import store
-    from stadtnetz.cli import _load
+    from stadtnetz import history as store
+    from stadtnetz.cli.commands import _load
 
     if group is not None and device_ids:
         raise click.UsageError("give either --group or --device, not both")

@@ -17,9 +17,9 @@ from rich.table import Table
 
 from collectors.snmp.profiles import ProfileError, load_profiles, profile_names
 from stadtnetz.config import ConfigError, load_inventory
-from stadtnetz.inventory import format_duration
+from stadtnetz.config.inventory import format_duration
+from stadtnetz.config.ocpp_security import exposure_warnings
 from stadtnetz.model import Inventory
-from stadtnetz.ocpp_exposure import exposure_warnings
 
 EXIT_OK = 0
 EXIT_CONFIG_ERROR = 2

@@ -7,7 +7,7 @@ answers ping is reachable; its SNMP status tells the rest); it is degraded
 when its recent echoes (the last rounds, at least ``DEGRADED_WINDOW`` echoes:
 one lost echo of five is noise, not 20 % loss) lost ``degraded_loss`` or more,
 or took ``degraded_rtt`` or more on average. Every observation goes to the
-:class:`~stadtnetz.topology.StatusBoard`, whose verdicts are written into the
+:class:`~stadtnetz.status.topology.StatusBoard`, whose verdicts are written into the
 device's state together with the flap detector's; the devices the board
 wants checked at once are handed to ``check_now``.
 """
@@ -19,10 +19,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from stadtnetz.clock import Clock
-from stadtnetz.flapping import FlapDetector
 from stadtnetz.model import Device, Settings
-from stadtnetz.state import State
-from stadtnetz.topology import PROBLEM, DeviceStatus, Status, StatusBoard, Topology
+from stadtnetz.status.flapping import FlapDetector
+from stadtnetz.status.state import State
+from stadtnetz.status.topology import PROBLEM, DeviceStatus, Status, StatusBoard, Topology
 
 log = logging.getLogger("stadtnetz.status")
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simulators.city import City
+from stadtnetz.app.service import Service
 from stadtnetz.model import Charger, Device, Inventory, OcppSettings, Settings, SnmpCredentials
 from stadtnetz.secrets import Secret
-from stadtnetz.service import Service
 
 if TYPE_CHECKING:
     from simulators.netns import Namespace
