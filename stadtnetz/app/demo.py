@@ -7,6 +7,9 @@ the service, and the city's chargers dialling the service's OCPP endpoint.
 The demo takes the secure path too: its endpoint asks every charger for a
 password (ocpp.auth basic), one made up per run and known only to the
 process, which its simulated chargers present.
+
+A composition root like the service:
+May import: everything but stadtnetz.cli.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Owns start and stop in the right order and the process's own metrics about
 its SNMP traffic. Everything else is done by the parts it wires.
+
+The composition root:
+May import: everything but stadtnetz.cli.
 """
 
 from __future__ import annotations
