@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stadtnetz import __version__
-from stadtnetz.cli.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 
 if TYPE_CHECKING:
     from collectors.snmp.profiles import ProfileLibrary

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from stadtnetz.cli.terminal import EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.common import EXIT_RUNTIME, config_option, console, out
 from stadtnetz.units import parse_duration
 
 _CONFIG = config_option("The YAML configuration whose maintenance windows to use.")

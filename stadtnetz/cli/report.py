@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from stadtnetz.cli.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 from stadtnetz.units import parse_duration
 
 if TYPE_CHECKING:

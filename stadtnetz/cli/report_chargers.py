@@ -29,7 +29,7 @@ import click
 from rich.table import Table
 
 from stadtnetz.cli.report import REPORT_TIMEZONE, _zone, count_outages, percent
-from stadtnetz.cli.terminal import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 
 CSV_COLUMNS = (
     "charger",
