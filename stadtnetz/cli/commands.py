@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import os
 import signal
@@ -24,63 +23,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from stadtnetz import __version__
-from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.common import (
+    EXIT_CONFIG,
+    EXIT_RUNTIME,
+    config_option,
+    console,
+    listen_option,
+    load_config,
+    out,
+    setup_logging,
+    until_signal,
+)
 
 if TYPE_CHECKING:
-    from collectors.snmp.profiles import ProfileLibrary
     from simulators.netns import Namespace
     from simulators.runner import Simulation
     from stadtnetz.app.service import Service
-    from stadtnetz.model import Inventory
-
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def _load(config_path: Path) -> tuple[Inventory, ProfileLibrary]:
-    """The configuration and the profiles it uses, or every problem printed and exit code 2."""
-    from collectors.snmp.profiles import ProfileError, load_profiles, profile_names
-    from stadtnetz.config import ConfigError, load_inventory
-
-    try:
-        inventory = load_inventory(config_path, known_profiles=profile_names())
-        library = load_profiles([Path(d) for d in inventory.settings.profile_dirs], inventory.settings.mib_dirs)
-    except (ConfigError, ProfileError) as exc:
-        for issue in getattr(exc, "issues", [exc]):
-            console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        console.print(f"{config_path}: not used, fix the problems above", markup=False, highlight=False)
-        sys.exit(EXIT_CONFIG)
-    for warning in inventory.warnings:
-        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-    return inventory, library
-
-
-def _listen_option(value: str | None) -> tuple[str | None, int | None]:
-    if value is None:
-        return None, None
-    from stadtnetz.config import parse_listen
-
-    try:
-        return parse_listen(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--listen") from None
-
-
-async def _until_signal(duration: float | None) -> asyncio.Event:
-    """An event set on SIGINT/SIGTERM, or after ``duration`` seconds."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
-    return stop
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -465,18 +423,18 @@ def run(config_path: Path, shard: str | None, listen: str | None, log_level: str
     from stadtnetz.app.scheduler import parse_shard, shard_devices
     from stadtnetz.app.service import Service
 
-    _setup_logging(log_level)
-    host, port = _listen_option(listen)
+    setup_logging(log_level)
+    host, port = listen_option(listen)
     try:
         index, count = parse_shard(shard) if shard else (0, 1)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
-    inventory, library = _load(config_path)
+    inventory, library = load_config(config_path)
     devices = shard_devices(inventory.devices, index, count)
 
     async def serve() -> None:
         service = Service(inventory, library, devices, listen_host=host, listen_port=port)
-        stop = await _until_signal(None)
+        stop = await until_signal(None)
         url = await service.start()
         share = f" (shard {index + 1}/{count} of {len(inventory.devices)})" if count > 1 else ""
         console.print(f"polling {len(devices)} devices{share}; metrics at {url}metrics", highlight=False)
@@ -557,8 +515,8 @@ def demo(
     from simulators.control import listening_socket
     from stadtnetz.app.demo import run_demo
 
-    _setup_logging("warning")
-    host, port = _listen_option(listen)
+    setup_logging("warning")
+    host, port = listen_option(listen)
     assert host is not None and port is not None
     try:  # both made here, in the host's namespace, so they stay reachable from it
         listen_socket = listening_socket(host, port)
@@ -609,7 +567,7 @@ def demo(
         sys.stdout.flush()
 
     async def start() -> None:
-        stop = await _until_signal(duration)
+        stop = await until_signal(duration)
         await run_demo(devices, seed, sim_port, listen_socket, control_socket, interval, stop, announce, namespace)
 
     try:
@@ -642,7 +600,7 @@ def poll(config_path: Path, gap: float, device_id: str) -> None:
     from stadtnetz.clock import SystemClock
     from stadtnetz.model import MetricKind, PollStatus
 
-    inventory, library = _load(config_path)
+    inventory, library = load_config(config_path)
     device = inventory.by_id().get(device_id)
     if device is None:
         close = sorted(d.id for d in inventory.devices if device_id.lower() in d.id.lower())[:5]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, load_config, out
 from stadtnetz.units import parse_duration
 
 if TYPE_CHECKING:
@@ -148,11 +148,10 @@ def availability_report(
     has written it (when it is over, or at the service's stop).
     """
     from stadtnetz import history as store
-    from stadtnetz.cli.commands import _load
 
     if group is not None and device_ids:
         raise click.UsageError("give either --group or --device, not both")
-    inventory, _ = _load(config_path)
+    inventory, _ = load_config(config_path)
     if inventory.history.path is None:
         console.print(
             f"{config_path}: history is off; set history.path in the configuration and run the service with it",

@@ -28,8 +28,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, load_config, out
 from stadtnetz.cli.report import REPORT_TIMEZONE, _zone, count_outages, percent
-from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, out
 
 CSV_COLUMNS = (
     "charger",
@@ -87,10 +87,9 @@ def chargers_report(config_path: Path, month: tuple[dt.datetime, dt.datetime], c
     ocpp.availability_target are marked.
     """
     from stadtnetz import history as store
-    from stadtnetz.cli.commands import _load
     from stadtnetz.status.chargers import connector_key
 
-    inventory, _ = _load(config_path)
+    inventory, _ = load_config(config_path)
     problem = ""
     if inventory.history.path is None:
         problem = "history is off; set history.path in the configuration and run the service with it"
