@@ -15,7 +15,6 @@ from stadtnetz.cli.check import check
 from stadtnetz.cli.demo import demo
 from stadtnetz.cli.maintenance import maintenance
 from stadtnetz.cli.report import report
-from stadtnetz.cli.report_chargers import chargers_report
 from stadtnetz.cli.run import poll, run
 from stadtnetz.cli.simulate import scenario, simulate
 
@@ -40,4 +39,3 @@ main.add_command(poll)
 main.add_command(check)
 main.add_command(maintenance)
 main.add_command(report)
-report.add_command(chargers_report)
