@@ -1,4 +1,4 @@
-"""The ``stadtnetz`` command line: one module per command group, registered in one place; nothing imports it.
+"""The ``stadtnetz`` command line: one module per command group, all registered in commands.py; nothing imports it.
 
 May import: everything.
 """

@@ -1,29 +1,43 @@
 """``stadtnetz check``: validate a configuration and summarise the inventory it describes.
 
-Owns what the operator reads when checking a configuration: every problem one
-per line (``FILE:LINE: field: message``, exit code 2), or a summary of the
-resolved inventory (devices per kind, group and district, credential sets by
-name and source type, polling per group, warnings; exit code 0). Secret values
-are never printed, only where they come from (environment or file).
+Owns the command and what the operator reads when checking a configuration:
+every problem one per line (``FILE:LINE: field: message``, exit code 2), or a
+summary of the resolved inventory (devices per kind, group and district,
+credential sets by name and source type, polling per group, warnings; exit
+code 0). Secret values are never printed, only where they come from
+(environment or file). The configuration and the profiles are imported when
+the command runs, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import click
 from rich.console import Console
 from rich.table import Table
 
-from collectors.snmp.profiles import ProfileError, load_profiles, profile_names
-from stadtnetz.config import ConfigError, load_inventory
-from stadtnetz.config.inventory import format_duration
-from stadtnetz.config.ocpp_security import exposure_warnings
-from stadtnetz.model import Inventory
+from stadtnetz.cli.common import config_option, console, out
+
+if TYPE_CHECKING:
+    from stadtnetz.model import Inventory
 
 EXIT_OK = 0
 EXIT_CONFIG_ERROR = 2
 NO_GROUP = "(no group)"
+
+
+@click.command()
+@config_option("The YAML configuration to check (e.g. config/example-city.yaml).")
+def check(config_path: Path) -> None:
+    """Check a configuration: every problem as FILE:LINE: field: message, or a summary of the inventory.
+
+    Exits 0 if the configuration is usable, 2 if not. Secrets are never printed.
+    """
+    sys.exit(run_check(config_path, out, errors=console))
 
 
 def run_check(path: Path, console: Console, errors: Console | None = None) -> int:
@@ -32,6 +46,9 @@ def run_check(path: Path, console: Console, errors: Console | None = None) -> in
     Profile references are checked against the built-in profiles and those in
     the configuration's own ``settings.profile_dirs``.
     """
+    from collectors.snmp.profiles import ProfileError, load_profiles, profile_names
+    from stadtnetz.config import ConfigError, load_inventory
+
     errors = errors or console
     try:
         inventory = load_inventory(path, known_profiles=profile_names())
@@ -71,6 +88,9 @@ def _counts_table(title: str, heading: str, counts: Counter[str]) -> Table:
 
 
 def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
+    from stadtnetz.config.inventory import format_duration
+    from stadtnetz.config.ocpp_security import exposure_warnings
+
     devices = inventory.devices
     settings = inventory.settings
     console.print(

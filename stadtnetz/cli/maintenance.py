@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from stadtnetz.cli.terminal import EXIT_RUNTIME, config_option, console, out
+from stadtnetz.cli.common import EXIT_RUNTIME, config_option, console, load_config, out
 from stadtnetz.units import parse_duration
 
 _CONFIG = config_option("The YAML configuration whose maintenance windows to use.")
@@ -37,10 +37,9 @@ _HORIZON = click.option(
 
 
 def _maintenance(config_path: Path):  # noqa: ANN202 - a Maintenance; imported late to keep --help fast
-    from stadtnetz.cli.commands import _load
     from stadtnetz.maintenance import Maintenance
 
-    inventory, _ = _load(config_path)
+    inventory, _ = load_config(config_path)
     return Maintenance(inventory.maintenance, inventory.devices)
 
 
