@@ -125,6 +125,7 @@ class Edge:
     from_package_init: bool = False  # `from pkg import name` where name is not a submodule of pkg
 
 
+@cache
 def edges_of(module: str) -> list[Edge]:
     path = modules()[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -147,6 +148,7 @@ def edges_of(module: str) -> list[Edge]:
     return found
 
 
+@cache
 def project_edges() -> list[Edge]:
     edges = {e for m in modules() for e in edges_of(m) if e.target in modules() and e.target != e.source}
     return sorted(edges, key=lambda e: (e.source, e.line, e.target))
