@@ -54,14 +54,6 @@ class ScrapeCollector:
         yield from built.values()
 
 
-def labelled_counter(name: str, text: str, label: str, counts: Iterable[tuple[str, float]]) -> CounterMetricFamily:
-    """One counter family with one label: a series per ``(label value, count)``, zeros included."""
-    family = CounterMetricFamily(name, text, labels=[label])
-    for value, count in counts:
-        family.add_metric([value], count)
-    return family
-
-
 def counter_families(prefix: str, rows: Iterable[tuple[str, float, str]]) -> Iterator[CounterMetricFamily]:
     """One unlabelled counter family per row, named ``prefix + name`` (prometheus_client adds ``_total``)."""
     for name, value, text in rows:
