@@ -67,7 +67,7 @@ import logging
 import math
 import ssl
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final, Literal
@@ -81,7 +81,6 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, RegistrationStatus
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -90,7 +89,7 @@ from websockets.http11 import Request, Response
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.log_limit import LogLimiter
 from stadtnetz.model import MAX_CONNECTORS, ChargerSnapshot, ConnectorSnapshot
-from stadtnetz.own_metrics import labelled_counter
+from stadtnetz.own_metrics import Family, ScrapeCollector
 from stadtnetz.secrets import Secret
 
 log = logging.getLogger("stadtnetz.ocpp")
@@ -677,87 +676,108 @@ def _unique_id(raw: str | bytes) -> str:
     return "-1"
 
 
-class OcppCollector:
+_CONNECTED = Family(
+    "gauge", "stadtnetz_charger_connected", "1 while the charger has a WebSocket connection open.", ("charger",)
+)
+_ONLINE = Family(
+    "gauge",
+    "stadtnetz_charger_online",
+    "1 while the charger's last OCPP message is less than offline_after x heartbeat interval old.",
+    ("charger",),
+)
+_LAST_MESSAGE = Family(
+    "gauge",
+    "stadtnetz_charger_last_message_timestamp_seconds",
+    "When the last OCPP message from the charger arrived (seconds since the epoch).",
+    ("charger",),
+)
+_CONNECTOR_STATUS = Family(
+    "gauge",
+    "stadtnetz_charger_connector_status",
+    "The connector's OCPP status: one series with value 1, its status label the current one.",
+    ("charger", "connector", "status"),
+)
+_CONNECTOR_ERROR = Family(
+    "gauge",
+    "stadtnetz_charger_connector_error",
+    "The connector's OCPP error code and the vendor's own (empty if none): one series with value 1.",
+    ("charger", "connector", "error_code", "vendor_error_code"),
+)
+_ENERGY = Family(
+    "counter",
+    "stadtnetz_charger_energy_joules",
+    "Energy imported through the charger (Energy.Active.Import.Register over its connectors, resets "
+    "folded in), joules.",
+    ("charger",),
+)
+_SESSIONS = Family(
+    "counter",
+    "stadtnetz_charger_sessions",
+    "Charging sessions (transactions) the charger reported, by event (started, stopped).",
+    ("charger", "event"),
+)
+_BOOTS = Family("counter", "stadtnetz_charger_boots", "BootNotifications from the charger.", ("charger",))
+_REFUSED = Family(
+    "counter", "stadtnetz_ocpp_connections_refused", "OCPP WebSocket handshakes refused, by reason.", ("reason",)
+)
+_MESSAGES = Family("counter", "stadtnetz_ocpp_messages", "Valid OCPP CALLs handled, by action.", ("action",))
+_ERRORS = Family(
+    "counter",
+    "stadtnetz_ocpp_errors",
+    "OCPP frames answered with a CALLERROR (or dropped), by reason.",
+    ("reason",),
+)
+_ACCEPTED = Family("counter", "stadtnetz_ocpp_connections", "OCPP WebSocket connections accepted.")
+_STATUS_REQUESTS = Family(
+    "counter",
+    "stadtnetz_ocpp_status_requests",
+    "TriggerMessage(StatusNotification) sent to chargers that reconnected with their statuses unknown.",
+)
+
+
+class OcppCollector(ScrapeCollector):
     """Exports the endpoint's chargers and counters at scrape time (register it with a CollectorRegistry)."""
+
+    families = (
+        _CONNECTED,
+        _ONLINE,
+        _LAST_MESSAGE,
+        _CONNECTOR_STATUS,
+        _CONNECTOR_ERROR,
+        _ENERGY,
+        _SESSIONS,
+        _BOOTS,
+        _REFUSED,
+        _MESSAGES,
+        _ERRORS,
+        _ACCEPTED,
+        _STATUS_REQUESTS,
+    )
 
     def __init__(self, central: CentralSystem) -> None:
         self.central = central
 
-    def collect(self) -> Iterator[Metric]:
+    def rows(self) -> Iterable[tuple[Family, Sequence[str], float]]:
         central = self.central
-        connected = GaugeMetricFamily(
-            "stadtnetz_charger_connected", "1 while the charger has a WebSocket connection open.", labels=["charger"]
-        )
-        online = GaugeMetricFamily(
-            "stadtnetz_charger_online",
-            "1 while the charger's last OCPP message is less than offline_after x heartbeat interval old.",
-            labels=["charger"],
-        )
-        last = GaugeMetricFamily(
-            "stadtnetz_charger_last_message_timestamp_seconds",
-            "When the last OCPP message from the charger arrived (seconds since the epoch).",
-            labels=["charger"],
-        )
-        status = GaugeMetricFamily(
-            "stadtnetz_charger_connector_status",
-            "The connector's OCPP status: one series with value 1, its status label the current one.",
-            labels=["charger", "connector", "status"],
-        )
-        error = GaugeMetricFamily(
-            "stadtnetz_charger_connector_error",
-            "The connector's OCPP error code and the vendor's own (empty if none): one series with value 1.",
-            labels=["charger", "connector", "error_code", "vendor_error_code"],
-        )
-        energy = CounterMetricFamily(
-            "stadtnetz_charger_energy_joules",
-            "Energy imported through the charger (Energy.Active.Import.Register over its connectors, resets "
-            "folded in), joules.",
-            labels=["charger"],
-        )
-        sessions = CounterMetricFamily(
-            "stadtnetz_charger_sessions",
-            "Charging sessions (transactions) the charger reported, by event (started, stopped).",
-            labels=["charger", "event"],
-        )
-        boots = CounterMetricFamily(
-            "stadtnetz_charger_boots", "BootNotifications from the charger.", labels=["charger"]
-        )
         for cp_id, charger in sorted(central.chargers.items()):
-            connected.add_metric([cp_id], int(charger.connected))
-            online.add_metric([cp_id], int(central.online(charger)))
+            yield _CONNECTED, [cp_id], int(charger.connected)
+            yield _ONLINE, [cp_id], int(central.online(charger))
             if charger.last_message is not None:
-                last.add_metric([cp_id], charger.last_message)
+                yield _LAST_MESSAGE, [cp_id], charger.last_message
             for number, connector in sorted(charger.connectors.items()):
                 if connector.status:
-                    status.add_metric([cp_id, str(number), connector.status], 1)
-                    error.add_metric([cp_id, str(number), connector.error_code, connector.vendor_error_code], 1)
-            energy.add_metric([cp_id], charger.energy_wh * JOULES_PER_WH)
-            sessions.add_metric([cp_id, "started"], charger.sessions_started)
-            sessions.add_metric([cp_id, "stopped"], charger.sessions_stopped)
-            boots.add_metric([cp_id], charger.boots)
-        yield from (connected, online, last, status, error, energy, sessions, boots)
+                    yield _CONNECTOR_STATUS, [cp_id, str(number), connector.status], 1
+                    yield _CONNECTOR_ERROR, [cp_id, str(number), connector.error_code, connector.vendor_error_code], 1
+            yield _ENERGY, [cp_id], charger.energy_wh * JOULES_PER_WH
+            yield _SESSIONS, [cp_id, "started"], charger.sessions_started
+            yield _SESSIONS, [cp_id, "stopped"], charger.sessions_stopped
+            yield _BOOTS, [cp_id], charger.boots
         stats = central.stats
-        yield labelled_counter(
-            "stadtnetz_ocpp_connections_refused",
-            "OCPP WebSocket handshakes refused, by reason.",
-            "reason",
-            ((reason.value, stats.refused[reason]) for reason in RefusedReason),
-        )
-        yield labelled_counter(
-            "stadtnetz_ocpp_messages", "Valid OCPP CALLs handled, by action.", "action", sorted(stats.messages.items())
-        )
-        yield labelled_counter(
-            "stadtnetz_ocpp_errors",
-            "OCPP frames answered with a CALLERROR (or dropped), by reason.",
-            "reason",
-            ((reason.value, stats.errors[reason]) for reason in ErrorReason),
-        )
-        accepted = CounterMetricFamily("stadtnetz_ocpp_connections", "OCPP WebSocket connections accepted.")
-        accepted.add_metric([], stats.connections)
-        yield accepted
-        asked = CounterMetricFamily(
-            "stadtnetz_ocpp_status_requests",
-            "TriggerMessage(StatusNotification) sent to chargers that reconnected with their statuses unknown.",
-        )
-        asked.add_metric([], stats.status_requests)
-        yield asked
+        for reason in RefusedReason:
+            yield _REFUSED, [reason.value], stats.refused[reason]
+        for action, count in sorted(stats.messages.items()):
+            yield _MESSAGES, [action], count
+        for error in ErrorReason:
+            yield _ERRORS, [error.value], stats.errors[error]
+        yield _ACCEPTED, (), stats.connections
+        yield _STATUS_REQUESTS, (), stats.status_requests

@@ -41,11 +41,9 @@ import hmac
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
-
-from prometheus_client.core import CounterMetricFamily, Metric
 
 from collectors.snmp.codec import (
     Message,
@@ -62,7 +60,7 @@ from collectors.traps_v3 import V3TrapDecoder, is_v3
 from stadtnetz.clock import Clock, SystemClock
 from stadtnetz.log_limit import LogLimiter
 from stadtnetz.model import Device, TrapEvent, TrapKind, V3User
-from stadtnetz.own_metrics import labelled_counter
+from stadtnetz.own_metrics import Family, ScrapeCollector
 
 log = logging.getLogger("stadtnetz.traps")
 
@@ -111,31 +109,32 @@ class TrapStats:
     callback_errors: int = 0
 
 
-class TrapStatsCollector:
+_RECEIVED = Family(
+    "counter", "stadtnetz_traps_received", "SNMP traps and informs accepted from known devices, by kind.", ("trap",)
+)
+_DROPPED = Family(
+    "counter", "stadtnetz_trap_packets_dropped", "Datagrams on the trap port that were dropped, by reason.", ("reason",)
+)
+_CALLBACK_ERRORS = Family(
+    "counter", "stadtnetz_trap_callback_errors", "Accepted traps whose handler raised an exception."
+)
+
+
+class TrapStatsCollector(ScrapeCollector):
     """Exports a trap receiver's counters at scrape time (register it with a CollectorRegistry)."""
+
+    families = (_RECEIVED, _DROPPED, _CALLBACK_ERRORS)
 
     def __init__(self, stats: TrapStats) -> None:
         self.stats = stats
 
-    def collect(self) -> Iterator[Metric]:
+    def rows(self) -> Iterable[tuple[Family, Sequence[str], float]]:
         stats = self.stats
-        yield labelled_counter(
-            "stadtnetz_traps_received",
-            "SNMP traps and informs accepted from known devices, by kind.",
-            "trap",
-            ((kind.value, stats.received[kind]) for kind in TrapKind),
-        )
-        yield labelled_counter(
-            "stadtnetz_trap_packets_dropped",
-            "Datagrams on the trap port that were dropped, by reason.",
-            "reason",
-            ((reason.value, stats.dropped[reason]) for reason in DropReason),
-        )
-        errors = CounterMetricFamily(
-            "stadtnetz_trap_callback_errors", "Accepted traps whose handler raised an exception."
-        )
-        errors.add_metric([], stats.callback_errors)
-        yield errors
+        for kind in TrapKind:
+            yield _RECEIVED, [kind.value], stats.received[kind]
+        for reason in DropReason:
+            yield _DROPPED, [reason.value], stats.dropped[reason]
+        yield _CALLBACK_ERRORS, (), stats.callback_errors
 
 
 def _address_key(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -81,15 +81,14 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporters.spool import Spool
 from stadtnetz.clock import Clock
 from stadtnetz.model import InfluxSettings, MetricDef, MetricKind, PollStatus
+from stadtnetz.own_metrics import Family, ScrapeCollector
 from stadtnetz.secrets import Secret
 from stadtnetz.status.state import DeviceState, Layout, State
 from stadtnetz.status.topology import Status
@@ -713,52 +712,70 @@ class InfluxExporter:
         return (len(lines), 0) if stored else (0, len(lines))
 
 
-class InfluxStatsCollector:
+_SPOOL_BYTES = Family("gauge", "stadtnetz_influx_spool_bytes", "Bytes of the InfluxDB spool's segment files on disk.")
+_SPOOL_POINTS = Family("gauge", "stadtnetz_influx_spool_points", "Points in the spool not yet acknowledged.")
+_SPOOL_OLDEST = Family(
+    "gauge",
+    "stadtnetz_influx_spool_oldest_point_age_seconds",
+    "Age of the oldest point in the spool not yet acknowledged by InfluxDB (0 when none).",
+)
+_POINTS_SPOOLED = Family("counter", "stadtnetz_influx_points_spooled", "Points appended to the spool.")
+_POINTS_SENT = Family("counter", "stadtnetz_influx_points_sent", "Points InfluxDB acknowledged (2xx).")
+_POINTS_FAILED = Family(
+    "counter", "stadtnetz_influx_points_failed", "Points in write attempts that failed; they are retried."
+)
+_WRITE_ERRORS = Family("counter", "stadtnetz_influx_write_errors", "Write requests to InfluxDB that failed (retried).")
+_REQUESTS_SPLIT = Family(
+    "counter",
+    "stadtnetz_influx_write_requests_split",
+    "Write requests InfluxDB found too large (HTTP 413), sent again in halves.",
+)
+_SPOOL_TRUNCATED = Family(
+    "counter",
+    "stadtnetz_influx_spool_truncated_bytes",
+    "Bytes of torn or corrupt records cut off the spool when it was opened (never replayed).",
+)
+_POINTS_DROPPED = Family(
+    "counter",
+    "stadtnetz_influx_points_dropped",
+    "Points that will never reach InfluxDB, by reason: spool_full (the oldest segment made room), "
+    "rejected (the server refused them as invalid, or one line alone was too large), "
+    "disk_error (the spool could not write them).",
+    ("reason",),
+)
+
+
+class InfluxStatsCollector(ScrapeCollector):
     """The exporter's and its spool's numbers, at scrape time."""
+
+    families = (
+        _SPOOL_BYTES,
+        _SPOOL_POINTS,
+        _SPOOL_OLDEST,
+        _POINTS_SPOOLED,
+        _POINTS_SENT,
+        _POINTS_FAILED,
+        _WRITE_ERRORS,
+        _REQUESTS_SPLIT,
+        _SPOOL_TRUNCATED,
+        _POINTS_DROPPED,
+    )
 
     def __init__(self, exporter: InfluxExporter) -> None:
         self.exporter = exporter
 
-    def collect(self) -> Iterator[Metric]:
+    def rows(self) -> Iterable[tuple[Family, Sequence[str], float]]:
         spool, sender = self.exporter.spool, self.exporter.sender
         stats = sender.stats if sender is not None else SenderStats()
-        for name, value, text in (
-            ("spool_bytes", spool.bytes if spool else 0, "Bytes of the InfluxDB spool's segment files on disk."),
-            ("spool_points", spool.pending_points if spool else 0, "Points in the spool not yet acknowledged."),
-            (
-                "spool_oldest_point_age_seconds",
-                spool.oldest_age() if spool else 0.0,
-                "Age of the oldest point in the spool not yet acknowledged by InfluxDB (0 when none).",
-            ),
-        ):
-            yield GaugeMetricFamily(f"stadtnetz_influx_{name}", text, value=value)
-        for name, value, text in (
-            ("points_spooled", spool.stats.appended_points if spool else 0, "Points appended to the spool."),
-            ("points_sent", stats.points_sent, "Points InfluxDB acknowledged (2xx)."),
-            ("points_failed", stats.points_failed, "Points in write attempts that failed; they are retried."),
-            ("write_errors", stats.write_errors, "Write requests to InfluxDB that failed (retried)."),
-            (
-                "write_requests_split",
-                stats.split_requests,
-                "Write requests InfluxDB found too large (HTTP 413), sent again in halves.",
-            ),
-            (
-                "spool_truncated_bytes",
-                spool.stats.truncated_bytes if spool else 0,
-                "Bytes of torn or corrupt records cut off the spool when it was opened (never replayed).",
-            ),
-        ):
-            family = CounterMetricFamily(f"stadtnetz_influx_{name}", text)
-            family.add_metric([], value)
-            yield family
-        dropped = CounterMetricFamily(
-            "stadtnetz_influx_points_dropped",
-            "Points that will never reach InfluxDB, by reason: spool_full (the oldest segment made room), "
-            "rejected (the server refused them as invalid, or one line alone was too large), "
-            "disk_error (the spool could not write them).",
-            labels=["reason"],
-        )
+        yield _SPOOL_BYTES, (), spool.bytes if spool else 0
+        yield _SPOOL_POINTS, (), spool.pending_points if spool else 0
+        yield _SPOOL_OLDEST, (), spool.oldest_age() if spool else 0.0
+        yield _POINTS_SPOOLED, (), spool.stats.appended_points if spool else 0
+        yield _POINTS_SENT, (), stats.points_sent
+        yield _POINTS_FAILED, (), stats.points_failed
+        yield _WRITE_ERRORS, (), stats.write_errors
+        yield _REQUESTS_SPLIT, (), stats.split_requests
+        yield _SPOOL_TRUNCATED, (), spool.stats.truncated_bytes if spool else 0
         reasons = spool.stats.dropped if spool else {"spool_full": 0, "rejected": 0, "disk_error": 0}
         for reason, count in sorted(reasons.items()):
-            dropped.add_metric([reason], count)
-        yield dropped
+            yield _POINTS_DROPPED, [reason], count

@@ -10,6 +10,7 @@ Results are ``(oid, value)`` pairs with the SNMP type kept in the value's
 Python type (see :mod:`collectors.snmp.types`). Responses that cannot be
 decoded, come from the wrong address or answer no outstanding request are
 counted in :class:`ClientStats` and dropped; they never disturb other requests.
+:class:`SnmpClientStatsCollector` exports those counters to Prometheus at scrape time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import ipaddress
 import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from collectors.snmp.codec import (
@@ -31,6 +32,7 @@ from collectors.snmp.codec import (
 )
 from collectors.snmp.oid import format_oid
 from collectors.snmp.types import END_OF_MIB_VIEW, NO_SUCH_OBJECT, ExceptionValue, Oid, VarBind
+from stadtnetz.own_metrics import Family, ScrapeCollector
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 MAX_WALK_VARBINDS = 1_000_000
@@ -409,3 +411,33 @@ class SnmpClient:
             answer = await self.get(target, [root])
             walked = [(oid, value) for oid, value in answer if not isinstance(value, ExceptionValue)]
         return walked
+
+
+_REQUESTS = Family("counter", "stadtnetz_snmp_requests", "SNMP requests sent (first transmissions).")
+_RETRANSMISSIONS = Family("counter", "stadtnetz_snmp_retransmissions", "SNMP requests sent again after a timeout.")
+_RESPONSES = Family("counter", "stadtnetz_snmp_responses", "SNMP responses matched to a request.")
+_TIMEOUTS = Family("counter", "stadtnetz_snmp_timeouts", "SNMP requests that got no answer after all retries.")
+_MALFORMED = Family("counter", "stadtnetz_snmp_malformed_packets", "Datagrams that were not valid SNMP, dropped.")
+_UNMATCHED = Family(
+    "counter", "stadtnetz_snmp_unmatched_packets", "SNMP responses matching no outstanding request, dropped."
+)
+_TOO_BIG = Family("counter", "stadtnetz_snmp_too_big", "tooBig answers that made the client split a request.")
+
+
+class SnmpClientStatsCollector(ScrapeCollector):
+    """Exports the SNMP client's counters (requests, timeouts, malformed packets, ...) at scrape time."""
+
+    families = (_REQUESTS, _RETRANSMISSIONS, _RESPONSES, _TIMEOUTS, _MALFORMED, _UNMATCHED, _TOO_BIG)
+
+    def __init__(self, client: SnmpClient) -> None:
+        self.client = client
+
+    def rows(self) -> Iterable[tuple[Family, Sequence[str], float]]:
+        stats = self.client.stats
+        yield _REQUESTS, (), stats.requests
+        yield _RETRANSMISSIONS, (), stats.retransmissions
+        yield _RESPONSES, (), stats.responses
+        yield _TIMEOUTS, (), stats.timeouts
+        yield _MALFORMED, (), stats.malformed
+        yield _UNMATCHED, (), stats.unmatched
+        yield _TOO_BIG, (), stats.too_big

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from stadtnetz.model import Device
+from stadtnetz.own_metrics import Family, ScrapeCollector
 
 log = logging.getLogger("stadtnetz.on_demand")
 
@@ -77,26 +76,30 @@ class CoalescedChecks:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class OnDemandCollector:
+_PENDING = Family(
+    "gauge",
+    "stadtnetz_on_demand_checks_pending",
+    "Out-of-turn checks of devices (to settle a status, e.g. after a trap) running or queued.",
+    ("check",),
+)
+_COALESCED = Family(
+    "counter",
+    "stadtnetz_on_demand_checks_coalesced",
+    "Requests for an out-of-turn check folded into the device's check already queued.",
+    ("check",),
+)
+
+
+class OnDemandCollector(ScrapeCollector):
     """Exports the out-of-turn checks per kind: ``{check: (pending, coalesced)}``, read at scrape time."""
+
+    families = (_PENDING, _COALESCED)
 
     def __init__(self, sources: Mapping[str, Callable[[], tuple[int, int]]]) -> None:
         self.sources = sources
 
-    def collect(self) -> Iterator[Metric]:
-        pending = GaugeMetricFamily(
-            "stadtnetz_on_demand_checks_pending",
-            "Out-of-turn checks of devices (to settle a status, e.g. after a trap) running or queued.",
-            labels=["check"],
-        )
-        coalesced = CounterMetricFamily(
-            "stadtnetz_on_demand_checks_coalesced",
-            "Requests for an out-of-turn check folded into the device's check already queued.",
-            labels=["check"],
-        )
+    def rows(self) -> Iterable[tuple[Family, Sequence[str], float]]:
         for check, read in sorted(self.sources.items()):
             waiting, folded = read()
-            pending.add_metric([check], waiting)
-            coalesced.add_metric([check], folded)
-        yield pending
-        yield coalesced
+            yield _PENDING, [check], waiting
+            yield _COALESCED, [check], folded

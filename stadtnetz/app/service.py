@@ -1,7 +1,9 @@
 """The running service: wires inventory, profiles, SNMP client and poller, scheduler, state and web.
 
-Owns start and stop in the right order and the process's own metrics about
-its SNMP traffic. Everything else is done by the parts it wires.
+Owns start and stop in the right order and which collectors of the process's
+own metrics are registered (each is defined next to its data; the service's
+own ones, maintenance windows and traps per device, in ``app/metrics.py``).
+Everything else is done by the parts it wires.
 
 The composition root:
 May import: everything but stadtnetz.cli.
@@ -14,23 +16,22 @@ import contextlib
 import datetime as dt
 import logging
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
 from collectors.ocpp import CentralSystem, OcppCollector
 from collectors.ping import Pinger, PingPermissionError
 from collectors.ping_rounds import PingRounds
-from collectors.snmp.client import SnmpClient
+from collectors.snmp.client import SnmpClient, SnmpClientStatsCollector
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
 from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
 from exporters.influx import InfluxExporter, InfluxStatsCollector
 from exporters.prometheus import CONTENT_TYPE, render_stream
+from stadtnetz.app.metrics import _DeviceTrapsCollector, _MaintenanceCollector
 from stadtnetz.app.on_demand import CoalescedChecks, OnDemandCollector
 from stadtnetz.app.scheduler import Scheduler
 from stadtnetz.app.trap_log import TrapLog
@@ -40,7 +41,6 @@ from stadtnetz.config.ocpp_security import exposure_warnings, server_tls_context
 from stadtnetz.history import HistoryCollector, HistoryStore, availability_by_device, connect
 from stadtnetz.maintenance import Maintenance
 from stadtnetz.model import Device, Inventory, PollStatus
-from stadtnetz.own_metrics import counter_families
 from stadtnetz.status.chargers import ChargerBoard, ChargerBoardCollector, connector_key
 from stadtnetz.status.reachability import Reachability
 from stadtnetz.status.state import State
@@ -49,68 +49,6 @@ from stadtnetz.status.trap_effects import apply_trap
 
 log = logging.getLogger("stadtnetz")
 disable_created_metrics()  # the *_created series only add noise to a long-running collector
-
-
-class _ClientStatsCollector:
-    """Exports the SNMP client's counters (requests, timeouts, malformed packets, ...) at scrape time."""
-
-    def __init__(self, client: SnmpClient) -> None:
-        self.client = client
-
-    def collect(self) -> Iterator[Metric]:
-        stats = self.client.stats
-        yield from counter_families(
-            "stadtnetz_",
-            (
-                ("snmp_requests", stats.requests, "SNMP requests sent (first transmissions)."),
-                ("snmp_retransmissions", stats.retransmissions, "SNMP requests sent again after a timeout."),
-                ("snmp_responses", stats.responses, "SNMP responses matched to a request."),
-                ("snmp_timeouts", stats.timeouts, "SNMP requests that got no answer after all retries."),
-                ("snmp_malformed_packets", stats.malformed, "Datagrams that were not valid SNMP, dropped."),
-                ("snmp_unmatched_packets", stats.unmatched, "SNMP responses matching no outstanding request, dropped."),
-                ("snmp_too_big", stats.too_big, "tooBig answers that made the client split a request."),
-            ),
-        )
-
-
-class _MaintenanceCollector:
-    """Exports which maintenance windows are open and how many devices each covers."""
-
-    def __init__(self, maintenance: Maintenance, clock: Clock) -> None:
-        self.maintenance, self.clock = maintenance, clock
-
-    def collect(self) -> Iterator[Metric]:
-        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
-        open_windows = {w.name for w in self.maintenance.open_windows(now)}
-        is_open = GaugeMetricFamily(
-            "stadtnetz_maintenance_window_open", "1 while the declared maintenance window is open.", labels=["window"]
-        )
-        covered = GaugeMetricFamily(
-            "stadtnetz_maintenance_window_devices", "Devices the maintenance window covers.", labels=["window"]
-        )
-        for window in self.maintenance.windows:
-            is_open.add_metric([window.name], int(window.name in open_windows))
-            covered.add_metric([window.name], len(self.maintenance.covered[window.name]))
-        yield is_open
-        yield covered
-
-
-class _DeviceTrapsCollector:
-    """Exports the traps each device sent, by kind (authenticationFailure from a device: someone guessing)."""
-
-    def __init__(self, counts: dict[tuple[str, str], int], by_id: dict[str, Device]) -> None:
-        self.counts, self.by_id = counts, by_id
-
-    def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(
-            "stadtnetz_device_traps_received",
-            "SNMP traps accepted from the device, by trap (link_down, link_up, cold_start, ...).",
-            labels=["device", "kind", "site", "district", "trap"],
-        )
-        for (device_id, trap), count in sorted(self.counts.items()):
-            device = self.by_id[device_id]
-            family.add_metric([device.id, device.kind, device.site, device.district, trap], count)
-        yield family
 
 
 MAINTENANCE_CHECK_SECONDS = 1.0
@@ -148,7 +86,7 @@ class Service:
             max_in_flight=max(64, settings.concurrency * settings.max_in_flight_per_device),
             max_in_flight_per_device=settings.max_in_flight_per_device,
         )
-        self.registry.register(_ClientStatsCollector(self.client))
+        self.registry.register(SnmpClientStatsCollector(self.client))
         self.maintenance = Maintenance(self.inventory.maintenance, self.devices)
         if self.inventory.maintenance:
             self.registry.register(_MaintenanceCollector(self.maintenance, self.clock))

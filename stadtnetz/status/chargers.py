@@ -31,14 +31,13 @@ is computed like any device's (:mod:`stadtnetz.history`, ``stadtnetz report char
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from stadtnetz.clock import Clock
 from stadtnetz.model import Charger, ChargerSnapshot, OcppSettings
+from stadtnetz.own_metrics import Family, ScrapeCollector
 from stadtnetz.status.topology import PROBLEM, DeviceStatus, Status
 
 
@@ -202,8 +201,54 @@ class ChargerBoard:
             self.on_change(key, old or DeviceStatus(Status.UNKNOWN), new, at, connector.cause)
 
 
-class ChargerBoardCollector:
+_INFO = Family(
+    "gauge",
+    "stadtnetz_charger_info",
+    "The charger's modem device (if monitored), place and what it said at boot; value 1.",
+    ("charger", "device", "site", "district", "vendor", "model", "firmware"),
+)
+_STATUS = Family(
+    "gauge",
+    "stadtnetz_charger_status",
+    "Whether the charger is heard from: online, offline (silent, its own fault), unreachable (silent behind "
+    "a failed device, named in root_cause) or unknown; one series with value 1.",
+    ("charger", "site", "district", "status", "root_cause"),
+)
+_MAINTENANCE = Family(
+    "gauge",
+    "stadtnetz_charger_maintenance",
+    "1 while a declared maintenance window covers the charger or its modem.",
+    ("charger", "site", "district"),
+)
+_CONNECTOR_STATE = Family(
+    "gauge",
+    "stadtnetz_charger_connector_state",
+    "The connector's open-data class (EU AFIR): available, occupied or out_of_service; one series, value 1.",
+    ("charger", "connector", "state"),
+)
+_AVAILABILITY_RATIO = Family(
+    "gauge",
+    "stadtnetz_charger_connector_availability_ratio",
+    "The connector's availability over the window: (minutes - (outage minutes - outage minutes in "
+    "maintenance)) / minutes, of the minutes observed; from the history, complete hours.",
+    ("charger", "connector"),
+)
+_TARGET = Family(
+    "gauge",
+    "stadtnetz_charger_availability_target_ratio",
+    "The availability each connector should reach over the window (configuration: ocpp.availability_target).",
+)
+_WINDOW = Family(
+    "gauge",
+    "stadtnetz_charger_availability_window_seconds",
+    "The trailing window of stadtnetz_charger_connector_availability_ratio (ocpp.availability_window).",
+)
+
+
+class ChargerBoardCollector(ScrapeCollector):
     """Exports the board's verdicts (status, open-data class, maintenance, info) and the availability figures."""
+
+    families = (_INFO, _STATUS, _MAINTENANCE, _CONNECTOR_STATE, _AVAILABILITY_RATIO, _TARGET, _WINDOW)
 
     def __init__(
         self,
@@ -213,58 +258,21 @@ class ChargerBoardCollector:
         self.board = board
         self.availability = availability  # connector key -> ratio over the window (from the history)
 
-    def collect(self) -> Iterator[Metric]:
+    def rows(self) -> Iterable[tuple[Family, Sequence[str], float]]:
         board = self.board
-        info = GaugeMetricFamily(
-            "stadtnetz_charger_info",
-            "The charger's modem device (if monitored), place and what it said at boot; value 1.",
-            labels=["charger", "device", "site", "district", "vendor", "model", "firmware"],
-        )
-        status = GaugeMetricFamily(
-            "stadtnetz_charger_status",
-            "Whether the charger is heard from: online, offline (silent, its own fault), unreachable (silent behind "
-            "a failed device, named in root_cause) or unknown; one series with value 1.",
-            labels=["charger", "site", "district", "status", "root_cause"],
-        )
-        maintenance = GaugeMetricFamily(
-            "stadtnetz_charger_maintenance",
-            "1 while a declared maintenance window covers the charger or its modem.",
-            labels=["charger", "site", "district"],
-        )
-        state = GaugeMetricFamily(
-            "stadtnetz_charger_connector_state",
-            "The connector's open-data class (EU AFIR): available, occupied or out_of_service; one series, value 1.",
-            labels=["charger", "connector", "state"],
-        )
-        ratio = GaugeMetricFamily(
-            "stadtnetz_charger_connector_availability_ratio",
-            "The connector's availability over the window: (minutes - (outage minutes - outage minutes in "
-            "maintenance)) / minutes, of the minutes observed; from the history, complete hours.",
-            labels=["charger", "connector"],
-        )
         ratios = self.availability()
         for charger_id, verdict in sorted(board.verdicts.items()):
             charger, snapshot = verdict.charger, verdict.snapshot
             place = [charger.site, charger.district]
-            info.add_metric(
-                [charger_id, charger.device or "", *place, snapshot.vendor, snapshot.model, snapshot.firmware], 1
-            )
-            status.add_metric([charger_id, *place, verdict.status.value, verdict.root_cause], 1)
-            maintenance.add_metric([charger_id, *place], int(charger_id in board.in_maintenance))
+            boot = [snapshot.vendor, snapshot.model, snapshot.firmware]
+            yield _INFO, [charger_id, charger.device or "", *place, *boot], 1
+            yield _STATUS, [charger_id, *place, verdict.status.value, verdict.root_cause], 1
+            yield _MAINTENANCE, [charger_id, *place], int(charger_id in board.in_maintenance)
             for connector in verdict.connectors:
                 number = str(connector.connector)
-                state.add_metric([charger_id, number, connector.open_data.value], 1)
+                yield _CONNECTOR_STATE, [charger_id, number, connector.open_data.value], 1
                 value = ratios.get(connector_key(charger_id, connector.connector))
                 if value is not None:
-                    ratio.add_metric([charger_id, number], value)
-        target = GaugeMetricFamily(
-            "stadtnetz_charger_availability_target_ratio",
-            "The availability each connector should reach over the window (configuration: ocpp.availability_target).",
-        )
-        target.add_metric([], board.settings.availability_target)
-        window = GaugeMetricFamily(
-            "stadtnetz_charger_availability_window_seconds",
-            "The trailing window of stadtnetz_charger_connector_availability_ratio (ocpp.availability_window).",
-        )
-        window.add_metric([], board.settings.availability_window)
-        yield from (info, status, maintenance, state, ratio, target, window)
+                    yield _AVAILABILITY_RATIO, [charger_id, number], value
+        yield _TARGET, (), board.settings.availability_target
+        yield _WINDOW, (), board.settings.availability_window
