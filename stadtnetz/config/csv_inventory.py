@@ -13,10 +13,10 @@ import csv
 from stadtnetz.config.errors import Origin, Reporter, Where
 from stadtnetz.config.inventory import CsvSource, DeviceEntry, Layer
 from stadtnetz.config.rules import check_coordinate, check_device_id, check_kind, check_name, parse_address
-from stadtnetz.model import DEFAULT_SNMP_PORT
+from stadtnetz.model import DEFAULT_SNMP_PORT, DEVICE_FIELDS
 
-REQUIRED_COLUMNS = ("id", "kind", "address")
-OPTIONAL_COLUMNS = ("site", "district", "lat", "lon", "upstream", "model", "tags", "group", "profiles", "credentials")
+REQUIRED_COLUMNS = tuple(column.name for column in DEVICE_FIELDS if column.csv and column.required)  # id, kind, address
+OPTIONAL_COLUMNS = tuple(column.name for column in DEVICE_FIELDS if column.csv and not column.required)
 LIST_SEPARATOR = ";"  # between tags and profiles inside one CSV cell
 
 

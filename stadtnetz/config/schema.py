@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from stadtnetz.config.rules import (
     Address,
@@ -46,7 +46,7 @@ from stadtnetz.config.rules import (
     _url,
 )
 from stadtnetz.maintenance import DEFAULT_TIMEZONE, parse_instant, parse_time_of_day, parse_weekdays
-from stadtnetz.model import HistorySettings
+from stadtnetz.model import DEVICE_FIELDS, HistorySettings
 from stadtnetz.secrets import Secret
 
 SECTIONS = (
@@ -63,6 +63,7 @@ SECTIONS = (
     "ocpp",
     "chargers",
 )
+DEVICE_HELP = {device_field.name: device_field.help for device_field in DEVICE_FIELDS}
 
 
 class _Spec(BaseModel):
@@ -171,23 +172,25 @@ class GroupSpec(LayerSpec):
 
 
 class DeviceSpec(_Spec):
-    id: DeviceId
-    kind: Kind
-    address: Address
-    site: Text = ""
-    district: Text = ""
-    lat: Latitude | None = None
-    lon: Longitude | None = None
-    upstream: DeviceId | None = None
-    model: Text = ""
-    group: Name | None = None
-    tags: Tags = []
-    profiles: Names | None = None
-    credentials: Name | None = None
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    retries: Retries | None = None
-    ping: bool | None = None
+    """One item of ``devices``; the fields are those of :data:`stadtnetz.model.DEVICE_FIELDS` (help text there)."""
+
+    id: DeviceId = Field(description=DEVICE_HELP["id"])
+    kind: Kind = Field(description=DEVICE_HELP["kind"])
+    address: Address = Field(description=DEVICE_HELP["address"])
+    site: Text = Field("", description=DEVICE_HELP["site"])
+    district: Text = Field("", description=DEVICE_HELP["district"])
+    lat: Latitude | None = Field(None, description=DEVICE_HELP["lat"])
+    lon: Longitude | None = Field(None, description=DEVICE_HELP["lon"])
+    upstream: DeviceId | None = Field(None, description=DEVICE_HELP["upstream"])
+    model: Text = Field("", description=DEVICE_HELP["model"])
+    group: Name | None = Field(None, description=DEVICE_HELP["group"])
+    tags: Tags = Field([], description=DEVICE_HELP["tags"])
+    profiles: Names | None = Field(None, description=DEVICE_HELP["profiles"])
+    credentials: Name | None = Field(None, description=DEVICE_HELP["credentials"])
+    interval: Duration | None = Field(None, description=DEVICE_HELP["interval"])
+    timeout: Duration | None = Field(None, description=DEVICE_HELP["timeout"])
+    retries: Retries | None = Field(None, description=DEVICE_HELP["retries"])
+    ping: bool | None = Field(None, description=DEVICE_HELP["ping"])
 
 
 class InventorySpec(_Spec):
