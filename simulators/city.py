@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collectors.snmp.types import Oid
+from stadtnetz.model import DEVICE_CSV_COLUMNS
 
 DEFAULT_DEVICES = 650  # gives 4 core routers, 26 distribution switches, 520 hotspots, 60 charger modems, 40 school APs
 ADDRESS_BASE = (127, 20)  # devices live on 127.20.0.1, 127.20.0.2, ... (254 per /24, skipping .0 and .255)
@@ -36,7 +37,7 @@ KIND_SCHOOL_AP = "school_ap"
 KIND_CHARGER_MODEM = "charger_modem"
 KINDS = (KIND_CORE, KIND_DISTRIBUTION, KIND_HOTSPOT, KIND_SCHOOL_AP, KIND_CHARGER_MODEM)
 
-INVENTORY_COLUMNS = ("id", "kind", "address", "site", "district", "lat", "lon", "upstream", "model", "tags")
+INVENTORY_COLUMNS = DEVICE_CSV_COLUMNS[:10]  # the columns the city fills: id, kind, address, ... model, tags
 
 # (name, offset north km, offset east km, spread km, outer area)
 DISTRICTS = (

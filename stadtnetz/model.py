@@ -85,6 +85,52 @@ class Device:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        """The values of :data:`DEVICE_LABELS`, in that order: what every series of the device is labelled with."""
+        return (self.id, self.kind, self.site, self.district)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceField:
+    """One field of a device as the configuration writes it: a key of a ``devices:`` item, perhaps a CSV column."""
+
+    name: str
+    help: str  # what the configuration reference says about it
+    required: bool = False
+    csv: bool = True  # also a column of CSV inventories
+    is_list: bool = False  # a list in YAML; ';'-separated in a CSV cell
+
+
+# The one list of a device's fields, in the order of the CSV header. The typed classes still spell them out
+# (Device, config.inventory.DeviceEntry and its Layer, config.schema.DeviceSpec); tests/test_device_fields.py holds
+# each of them, and each list derived from this one, to it.
+DEVICE_FIELDS = (
+    DeviceField("id", "unique over the whole inventory (CSV files too): [A-Za-z0-9][A-Za-z0-9._-]*", required=True),
+    DeviceField("kind", "lowercase identifier, [a-z][a-z0-9_]*; a group may claim the kind", required=True),
+    DeviceField(
+        "address",
+        "IPv4/IPv6 literal with an optional port ([2001:db8::1]:1161 with a port); default port 161",
+        required=True,
+    ),
+    DeviceField("site", "optional text, a label of every series of the device"),
+    DeviceField("district", "optional text, a label of every series of the device"),
+    DeviceField("lat", "optional latitude, -90..90"),
+    DeviceField("lon", "optional longitude, -180..180"),
+    DeviceField("upstream", "optional: the id of the device this one hangs off (no cycles)"),
+    DeviceField("model", "optional text, e.g. the hardware model"),
+    DeviceField("tags", "optional; tags accumulate: defaults, parent groups, group, device (order kept)", is_list=True),
+    DeviceField("group", "optional; else the group claiming its kind; else none"),
+    DeviceField("profiles", "optional: replaces the inherited profiles", is_list=True),
+    DeviceField("credentials", "optional: a credentials name, replaces the inherited one"),
+    DeviceField("interval", "optional: replaces the inherited poll interval", csv=False),
+    DeviceField("timeout", "optional: replaces the inherited timeout (must stay < interval)", csv=False),
+    DeviceField("retries", "optional: replaces the inherited retries", csv=False),
+    DeviceField("ping", "optional: false turns the ICMP probe off for this device", csv=False),
+)
+DEVICE_CSV_COLUMNS = tuple(device_field.name for device_field in DEVICE_FIELDS if device_field.csv)
+DEVICE_LABELS = ("device", "kind", "site", "district")  # the identity labels of every series; values: Device.identity
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:

@@ -1,7 +1,7 @@
-"""Quantities as people write them in configuration and commands: durations and shares.
+"""Quantities as people write them in configuration and commands: durations, shares and sizes.
 
-Owns the one parser for each, so ``interval: 30s`` in a file and
-``degrade hs-0001 rtt=80ms`` in a scenario mean the same thing.
+Owns the one parser for each (and the way a duration is written back, :func:`format_duration`), so
+``interval: 30s`` in a file and ``degrade hs-0001 rtt=80ms`` in a scenario mean the same thing.
 """
 
 from __future__ import annotations
@@ -39,6 +39,16 @@ def parse_duration(value: Any) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"a duration must be greater than 0, got {describe(value)}: {_DURATION_RULE}")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """30.0 -> '30s', 0.5 -> '500ms', 300 -> '5m', 3600 -> '1h', 86400 -> '1d'."""
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def parse_ratio(value: Any) -> float:

@@ -65,7 +65,7 @@ import yaml
 from collectors.snmp.oid import format_oid, parse_oid
 from collectors.snmp.types import Counter32, Counter64, ExceptionValue, Oid, Value, VarBind
 from stadtnetz.labels import NO_LABELS, Labels
-from stadtnetz.model import MetricDef, MetricKind, Reading
+from stadtnetz.model import DEVICE_LABELS, MetricDef, MetricKind, Reading
 from stadtnetz.profile_files import BUILTIN_PROFILE_DIR, profile_names  # noqa: F401 - re-exported
 
 METRIC_PREFIX = "stadtnetz_"
@@ -73,7 +73,7 @@ SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^_?[a-z][a-z0-9_]*$")
-RESERVED_LABELS = frozenset({"device", "kind", "site", "district", "state"})
+RESERVED_LABELS = frozenset(DEVICE_LABELS) | {"state"}
 
 
 class ProfileError(ValueError):

@@ -1,0 +1,311 @@
+"""The rules for single values of the configuration, and the ``Annotated`` types the schema is written in.
+
+Owns the field rules shared by the YAML schema and the CSV import (device ids, names, kinds, addresses, ports,
+coordinates), so both say the same thing about the same mistake, and the pydantic validators of every other value:
+text, whole numbers, listen addresses, SNMP versions, secret references (resolved, never echoed), engine IDs, time
+zones, InfluxDB URLs, spool sizes and the OCPP endpoint's numbers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import urllib.parse
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, ValidationInfo
+
+from stadtnetz.model import DEFAULT_SNMP_PORT, MAX_CONNECTORS
+from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
+from stadtnetz.units import describe, parse_duration, parse_ratio, parse_size
+
+# --- field rules shared by the YAML schema and the CSV import ---------------------------------------------------------
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit"
+KIND_RULE = "a lowercase identifier (a-z, 0-9 and '_', starting with a letter), e.g. core_router"
+ADDRESS_RULE = (
+    "an IPv4 or IPv6 address with an optional port, e.g. 192.0.2.10, 192.0.2.10:1161, 2001:db8::1 or [2001:db8::1]:1161"
+)
+
+
+def check_device_id(text: str) -> str | None:
+    """The problem with ``text`` as a device id, or None if it is a valid one."""
+    if NAME_PATTERN.fullmatch(text):
+        return None
+    return f"invalid device id {text!r}: use {NAME_RULE}"
+
+
+def check_name(text: str, what: str = "name") -> str | None:
+    """The problem with ``text`` as the name of a group, credential set, profile or tag, or None."""
+    if NAME_PATTERN.fullmatch(text):
+        return None
+    return f"invalid {what} {text!r}: use {NAME_RULE}"
+
+
+def check_kind(text: str) -> str | None:
+    if KIND_PATTERN.fullmatch(text):
+        return None
+    return f"invalid kind {text!r}: a kind is {KIND_RULE}"
+
+
+def check_coordinate(value: float, what: str) -> str | None:
+    """Range check for ``lat`` (-90..90) and ``lon`` (-180..180)."""
+    limit = 90.0 if what == "lat" else 180.0
+    if not math.isfinite(value) or not -limit <= value <= limit:
+        name = "latitude" if what == "lat" else "longitude"
+        return f"{name} {value:g} is out of range: must be between {-limit:g} and {limit:g}"
+    return None
+
+
+def parse_port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"invalid port {text!r}: a port is a number from 1 to 65535")
+    return int(text)
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``host[:port]`` -> (host, port); IPv6 with a port is written ``[2001:db8::1]:1161``."""
+    text = text.strip()
+    host, port = text, DEFAULT_SNMP_PORT
+    if text.startswith("["):
+        end = text.find("]")
+        rest = text[end + 1 :] if end > 0 else ""
+        if end < 0 or (rest and not rest.startswith(":")):
+            raise ValueError(f"invalid address {text!r}: expected {ADDRESS_RULE}")
+        host = text[1:end]
+        if rest:
+            port = parse_port(rest[1:])
+        try:
+            parsed = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"invalid address {text!r}: expected {ADDRESS_RULE}") from None
+        if parsed.version != 6:
+            raise ValueError(f"invalid address {text!r}: only IPv6 addresses go in brackets; expected {ADDRESS_RULE}")
+        return str(parsed), port
+    if text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = parse_port(port_text)
+    try:
+        return str(ipaddress.ip_address(host)), port
+    except ValueError:
+        raise ValueError(f"invalid address {text!r}: expected {ADDRESS_RULE}") from None
+
+
+# --- value rules for the schema -----------------------------------------------------------------------------------
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected text, got {describe(value)}")
+    return str(value)
+
+
+def _checked(rule: Any) -> Any:
+    def validate(value: Any) -> str:
+        text = _text(value)
+        message = rule(text)
+        if message:
+            raise ValueError(message)
+        return text
+
+    return validate
+
+
+def _whole(minimum: int) -> Any:
+    def validate(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number >= {minimum}, got {describe(value)}")
+        if value < minimum:
+            raise ValueError(f"must be a whole number >= {minimum}, got {value}")
+        return value
+
+    return validate
+
+
+def _coordinate(what: str) -> Any:
+    def validate(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected a number, e.g. 51.84, got {describe(value)}")
+        message = check_coordinate(float(value), what)
+        if message:
+            raise ValueError(message)
+        return float(value)
+
+    return validate
+
+
+def _address(value: Any) -> tuple[str, int]:
+    return parse_address(_text(value))
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_LISTEN_RULE = (
+    "expected host:port, e.g. 127.0.0.1:9873, 0.0.0.0:9873 or [::1]:9873 (port 1-65535, or 0 for any free port)"
+)
+
+
+def parse_listen(value: Any) -> tuple[str, int]:
+    text = _text(value).strip()
+    if text.startswith("["):
+        try:
+            host, port = parse_address(text) if "]:" in text else ("", 0)
+        except ValueError:
+            host, port = "", 0
+        if not port:
+            raise ValueError(f"invalid listen address {text!r}: {_LISTEN_RULE}")
+        return host, port
+    host, colon, port_text = text.rpartition(":")
+    if not colon or not host or ":" in host or not _HOSTNAME.fullmatch(host):
+        raise ValueError(f"invalid listen address {text!r}: {_LISTEN_RULE}")
+    if port_text == "0":
+        return host, 0  # the operating system picks a free port; the service prints which
+    try:
+        return host, parse_port(port_text)
+    except ValueError:
+        raise ValueError(f"invalid listen address {text!r}: {_LISTEN_RULE}") from None
+
+
+def _snmp_version(value: Any) -> int:
+    text = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if text in ("1", "v1"):
+        return 0
+    if text in ("2c", "v2c"):
+        return 1
+    if text in ("3", "v3"):
+        raise ValueError("SNMPv3 is not supported yet (it comes in a later release); use '1' or '2c'")
+    raise ValueError(f"unsupported SNMP version {describe(value)}: use '1' or '2c' (SNMPv3 comes later)")
+
+
+def _list_or_none(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _dict_or_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _one_or_list(value: Any) -> Any:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+DeviceId = Annotated[str, BeforeValidator(_checked(check_device_id))]
+Name = Annotated[str, BeforeValidator(_checked(check_name))]
+Tag = Annotated[str, BeforeValidator(_checked(lambda text: check_name(text, "tag")))]
+Kind = Annotated[str, BeforeValidator(_checked(check_kind))]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Retries = Annotated[int, BeforeValidator(_whole(0))]
+Positive = Annotated[int, BeforeValidator(_whole(1))]
+Ratio = Annotated[float, BeforeValidator(parse_ratio)]
+Address = Annotated[tuple[str, int], BeforeValidator(_address)]
+Listen = Annotated[tuple[str, int], BeforeValidator(parse_listen)]
+Latitude = Annotated[float, BeforeValidator(_coordinate("lat"))]
+Longitude = Annotated[float, BeforeValidator(_coordinate("lon"))]
+SnmpVersion = Annotated[int, BeforeValidator(_snmp_version)]
+Names = Annotated[list[Name], BeforeValidator(_list_or_none)]
+Tags = Annotated[list[Tag], BeforeValidator(_list_or_none)]
+Kinds = Annotated[list[Kind], BeforeValidator(_list_or_none)]
+
+
+def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
+    """A community given as ${ENV_VAR} or file:PATH, resolved; the value itself is refused."""
+    # never put ``value`` into a message: it may be the secret itself
+    what = "key" if (info.field_name or "").endswith("_key") else "community"
+    if info.field_name in ("token", "password"):
+        what = info.field_name
+    if not isinstance(value, str) or not is_reference(value):
+        raise ValueError(
+            f"a literal {what} is not allowed: write a reference, ${{ENV_VAR}} or file:PATH "
+            "(relative to this file), and keep the value itself out of the configuration"
+        )
+    context = info.context or {}
+    try:
+        secret = resolve(value, context.get("base_dir"), context.get("environ"))
+    except SecretError as exc:
+        hint = (
+            "export it before starting stadtnetz, or use file:PATH"
+            if value.startswith("$")
+            else f"the file must be readable and hold the {what} on its first line"
+        )
+        raise ValueError(f"{exc}; {hint}") from None
+    if not secret.reveal():
+        raise ValueError(f"the {what} from {secret.source} is empty; it must hold the {what}")
+    return secret
+
+
+def _engine_id(value: Any) -> bytes:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError("write the engine ID in quotes, e.g. '0x80001f88...': unquoted, YAML reads 0x... as a number")
+    text = _text(value).lower().removeprefix("0x")
+    try:
+        engine_id = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError("expected the sender's snmpEngineID in hex, e.g. 0x80001f8880c71100000000000b") from None
+    if not 5 <= len(engine_id) <= 32:
+        raise ValueError(f"an snmpEngineID has 5 to 32 bytes, this one {len(engine_id)}")
+    return engine_id
+
+
+def _timezone(value: Any) -> str:
+    text = _text(value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}: use an IANA name like Europe/Berlin") from None
+    return text
+
+
+MIN_SPOOL_BYTES = 1 << 20
+
+
+def _url(value: Any) -> str:
+    text = _text(value).strip()
+    parts = urllib.parse.urlsplit(text)
+    if "@" in parts.netloc:
+        # never echo ``text``: the part before the @ is a user name and perhaps a password
+        raise ValueError(
+            "credentials in the URL are not allowed (they would show in `stadtnetz check`, logs and errors): "
+            f"write the URL without user:password@ ({parts.scheme or 'http'}://{parts.netloc.rpartition('@')[2]}) "
+            "and give InfluxDB's API token as token: ${ENV_VAR} or token: file:PATH"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"expected the server's URL, e.g. http://127.0.0.1:8086 (http or https), got {text!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueError(f"invalid port in {text!r}: 1-65535") from None
+    return text.rstrip("/")
+
+
+def _spool_size(value: Any) -> int:
+    size = parse_size(value)
+    if size < MIN_SPOOL_BYTES:
+        raise ValueError(f"a spool needs at least 1MiB ({MIN_SPOOL_BYTES} bytes), got {size}")
+    return size
+
+
+def _offline_after(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number of heartbeat intervals greater than 1, e.g. 3, got {describe(value)}")
+    if not 1 < value <= 100:
+        raise ValueError(f"a multiple of the heartbeat interval greater than 1 (and at most 100), got {value}")
+    return float(value)
+
+
+def _heartbeat(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds < 1 or seconds != round(seconds):
+        raise ValueError("chargers are told whole seconds: at least 1s, e.g. 5m")
+    return seconds
+
+
+def _connectors(value: Any) -> int:
+    number = _whole(1)(value)
+    if number > MAX_CONNECTORS:
+        raise ValueError(f"at most {MAX_CONNECTORS} connectors per charger (the endpoint keeps no more)")
+    return number
