@@ -73,18 +73,55 @@ class _Spec(BaseModel):
 class FileSpec(_Spec):
     """The top level of a configuration file; each section's items are validated on their own."""
 
-    include: Annotated[list[Text], BeforeValidator(_one_or_list)] = []
-    settings: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
-    credentials: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
-    defaults: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
-    groups: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
-    devices: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
-    inventory: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
-    maintenance: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
-    history: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
-    influx: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
-    ocpp: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = {}
-    chargers: Annotated[list[Any], BeforeValidator(_list_or_none)] = []
+    include: Annotated[list[Text], BeforeValidator(_one_or_list)] = Field(
+        [],
+        description=(
+            "other YAML files, relative to this one; each is read once, a missing file or an include cycle is"
+            " an error"
+        ),
+        examples=[["groups.yaml"]],
+    )
+    settings: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="global settings (in at most one file)",
+    )
+    credentials: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="named SNMP credential sets (v1 / v2c; v3 comes later)",
+    )
+    defaults: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="for every device (in at most one file)",
+    )
+    groups: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="named groups; a device belongs to the group it names, else to the group claiming its kind",
+    )
+    devices: Annotated[list[Any], BeforeValidator(_list_or_none)] = Field([], description="the devices, one item each")
+    inventory: Annotated[list[Any], BeforeValidator(_list_or_none)] = Field(
+        [],
+        description="CSV files operators keep in spreadsheets (columns below)",
+    )
+    maintenance: Annotated[list[Any], BeforeValidator(_list_or_none)] = Field(
+        [],
+        description="planned work: alerts stay quiet for the devices while a window is open",
+    )
+    history: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="keep history in an SQLite file (in at most one file); no path: no history",
+    )
+    influx: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="also write every device's points to InfluxDB 2 (see \"InfluxDB\" below); in at most one file",
+    )
+    ocpp: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="the OCPP 1.6J endpoint EV chargers dial in to; in at most one file",
+    )
+    chargers: Annotated[list[Any], BeforeValidator(_list_or_none)] = Field(
+        [],
+        description="only these charge point ids are accepted (others: HTTP 404, counted)",
+    )
 
 
 class TrapUserSpec(_Spec):
@@ -92,12 +129,30 @@ class TrapUserSpec(_Spec):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    user: Text
-    auth_protocol: Literal["none", "md5", "sha", "sha224", "sha256", "sha384", "sha512"] = "sha"
-    auth_key: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
-    priv_protocol: Literal["none", "des", "aes", "aes192", "aes256"] = "aes"
-    priv_key: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
-    engine_id: Annotated[bytes | None, BeforeValidator(_engine_id)] = None
+    user: Text = Field(description="the USM user name", examples=["noc"])
+    auth_protocol: Literal["none", "md5", "sha", "sha224", "sha256", "sha384", "sha512"] = Field(
+        "sha",
+        description="none, md5, sha, sha224, sha256, sha384, sha512",
+    )
+    auth_key: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
+        None,
+        description="a reference only, like communities; at least 8 characters; required unless auth_protocol is none",
+        examples=["${STADTNETZ_TRAP_AUTH_KEY}"],
+    )
+    priv_protocol: Literal["none", "des", "aes", "aes192", "aes256"] = Field(
+        "aes",
+        description="none, des, aes, aes192, aes256; privacy needs authentication",
+    )
+    priv_key: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
+        None,
+        description="like auth_key; required unless priv_protocol is none",
+        examples=["${STADTNETZ_TRAP_PRIV_KEY}"],
+    )
+    engine_id: Annotated[bytes | None, BeforeValidator(_engine_id)] = Field(
+        None,
+        description="the sender's snmpEngineID in hex, quoted (5 to 32 bytes); needed for traps, not informs",
+        examples=["0x80001f8880c71100000000000b"],
+    )
 
     @model_validator(mode="after")
     def _keys(self) -> TrapUserSpec:
@@ -115,24 +170,52 @@ class TrapUserSpec(_Spec):
 
 
 class SettingsSpec(_Spec):
-    interval: Duration = 60.0
-    timeout: Duration = 2.0
-    retries: Retries = 1
-    concurrency: Positive = 256
-    max_in_flight_per_device: Positive = 1
-    max_repetitions: Positive = 25
-    listen: Listen = ("127.0.0.1", 9873)
-    profile_dirs: Annotated[list[Text], BeforeValidator(_list_or_none)] = []
-    mib_dirs: Annotated[list[Text], BeforeValidator(_list_or_none)] = []
-    ping_count: Positive = 5
-    ping_timeout: Duration = 1.0
-    degraded_loss: Ratio = 0.2
-    degraded_rtt: Duration = 0.15
-    flap_high: Ratio = 0.5
-    flap_low: Ratio = 0.25
-    trap_listen: Listen | None = None
-    trap_community: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
-    trap_v3_users: Annotated[list[TrapUserSpec], BeforeValidator(_list_or_none)] = []
+    interval: Duration = Field(
+        60.0,
+        description="how often each device is polled; durations: 500ms, 30s, 5m, 1h, 1d or seconds",
+    )
+    timeout: Duration = Field(2.0, description="per SNMP request attempt; must be < interval (everywhere it is set)")
+    retries: Retries = Field(1, description="SNMP attempts after a timed-out one (>= 0)")
+    concurrency: Positive = Field(
+        256,
+        description="devices polled at once, plus concurrency/4 (at least 2) for the unreachable lane",
+    )
+    max_in_flight_per_device: Positive = Field(1, description="SNMP requests in flight per device")
+    max_repetitions: Positive = Field(25, description="GETBULK max-repetitions")
+    listen: Listen = Field(("127.0.0.1", 9873), description="/metrics; [::1]:9873 for IPv6, port 0 for any free port")
+    profile_dirs: Annotated[list[Text], BeforeValidator(_list_or_none)] = Field(
+        [],
+        description="extra profile directories, relative to this file; each must exist",
+        examples=[["profiles/"]],
+    )
+    mib_dirs: Annotated[list[Text], BeforeValidator(_list_or_none)] = Field(
+        [],
+        description="pysmi-compiled MIB modules, for MODULE::name in profiles",
+        examples=[["mibs/"]],
+    )
+    ping_count: Positive = Field(5, description="echo requests per device and interval, spread over the interval")
+    ping_timeout: Duration = Field(1.0, description="per echo request")
+    degraded_loss: Ratio = Field(
+        0.2,
+        description="a responding device is degraded at this loss over its last >= 20 echoes ...",
+    )
+    degraded_rtt: Duration = Field(0.15, description="... or this average round-trip time")
+    flap_high: Ratio = Field(0.5, description="flapping starts at this weighted share of status changes (last 21) ...")
+    flap_low: Ratio = Field(0.25, description="... and ends only below this one (must be below flap_high)")
+    trap_listen: Listen | None = Field(
+        None,
+        description="receive SNMP traps (v1/v2c, informs answered); off when not given",
+        examples=["127.0.0.1:162"],
+    )
+    trap_community: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
+        None,
+        description="accepted besides each device's own community (optional)",
+        examples=["${STADTNETZ_TRAP_COMMUNITY}"],
+    )
+    trap_v3_users: Annotated[list[TrapUserSpec], BeforeValidator(_list_or_none)] = Field(
+        [],
+        description="SNMPv3 users whose traps and informs are accepted, on the same port",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -146,8 +229,11 @@ class SettingsSpec(_Spec):
 class CredentialSpec(_Spec):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    version: SnmpVersion = 1
-    community: Secret
+    version: SnmpVersion = Field(1, description="\"1\" or \"2c\" (the default); SNMPv3 comes later", examples=["2c"])
+    community: Secret = Field(
+        description="or file:secrets/community (relative to this file); a literal value is an error",
+        examples=["${STADTNETZ_SNMP_COMMUNITY}"],
+    )
 
     _resolve_reference = field_validator("community", mode="before")(_secret_reference)
 
@@ -155,72 +241,133 @@ class CredentialSpec(_Spec):
 class LayerSpec(_Spec):
     """What ``defaults`` may set."""
 
-    credentials: Name | None = None
-    profiles: Names | None = None
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    retries: Retries | None = None
-    ping: bool | None = None
-    tags: Tags = []
+    credentials: Name | None = Field(
+        None,
+        description="a credentials name; a device without any is not polled over SNMP (ping only)",
+        examples=["public-ro"],
+    )
+    profiles: Names | None = Field(
+        None,
+        description="replaces the inherited profiles (those whose select matches the device come anyway)",
+        examples=[["system", "interfaces"]],
+    )
+    interval: Duration | None = Field(None, description="replaces the inherited poll interval", examples=["60s"])
+    timeout: Duration | None = Field(
+        None,
+        description="replaces the inherited timeout (must stay < interval)",
+        examples=["2s"],
+    )
+    retries: Retries | None = Field(None, description="replaces the inherited retries", examples=[1])
+    ping: bool | None = Field(
+        None,
+        description="false turns the ICMP probe off (it is on unless a layer says false)",
+        examples=[True],
+    )
+    tags: Tags = Field([], description="tags accumulate: defaults, parent groups, group, device (order kept)")
 
 
 class GroupSpec(LayerSpec):
     """What a group may set: everything ``defaults`` may, plus the kinds it claims and its parent."""
 
-    kinds: Kinds = []
-    parent: Name | None = None
+    kinds: Kinds = Field(
+        [],
+        description="devices of these kinds belong here unless they name a group; a kind is claimed by one group only",
+        examples=[["core_router", "distribution_switch"]],
+    )
+    parent: Name | None = Field(
+        None,
+        description="a group inherits everything its parent sets (not kinds) and may override it",
+    )
 
 
 class DeviceSpec(_Spec):
     """One item of ``devices``; the fields are those of :data:`stadtnetz.model.DEVICE_FIELDS` (help text there)."""
 
-    id: DeviceId = Field(description=DEVICE_HELP["id"])
-    kind: Kind = Field(description=DEVICE_HELP["kind"])
-    address: Address = Field(description=DEVICE_HELP["address"])
-    site: Text = Field("", description=DEVICE_HELP["site"])
-    district: Text = Field("", description=DEVICE_HELP["district"])
-    lat: Latitude | None = Field(None, description=DEVICE_HELP["lat"])
-    lon: Longitude | None = Field(None, description=DEVICE_HELP["lon"])
+    id: DeviceId = Field(description=DEVICE_HELP["id"], examples=["core-1"])
+    kind: Kind = Field(description=DEVICE_HELP["kind"], examples=["core_router"])
+    address: Address = Field(description=DEVICE_HELP["address"], examples=["127.20.0.1:1161"])
+    site: Text = Field("", description=DEVICE_HELP["site"], examples=["PoP Altstadt"])
+    district: Text = Field("", description=DEVICE_HELP["district"], examples=["Altstadt"])
+    lat: Latitude | None = Field(None, description=DEVICE_HELP["lat"], examples=[51.84])
+    lon: Longitude | None = Field(None, description=DEVICE_HELP["lon"], examples=[8.26])
     upstream: DeviceId | None = Field(None, description=DEVICE_HELP["upstream"])
-    model: Text = Field("", description=DEVICE_HELP["model"])
-    group: Name | None = Field(None, description=DEVICE_HELP["group"])
-    tags: Tags = Field([], description=DEVICE_HELP["tags"])
-    profiles: Names | None = Field(None, description=DEVICE_HELP["profiles"])
-    credentials: Name | None = Field(None, description=DEVICE_HELP["credentials"])
-    interval: Duration | None = Field(None, description=DEVICE_HELP["interval"])
-    timeout: Duration | None = Field(None, description=DEVICE_HELP["timeout"])
-    retries: Retries | None = Field(None, description=DEVICE_HELP["retries"])
-    ping: bool | None = Field(None, description=DEVICE_HELP["ping"])
+    model: Text = Field("", description=DEVICE_HELP["model"], examples=["MX204"])
+    group: Name | None = Field(None, description=DEVICE_HELP["group"], examples=["backbone"])
+    tags: Tags = Field([], description=DEVICE_HELP["tags"], examples=[["core"]])
+    profiles: Names | None = Field(
+        None,
+        description=DEVICE_HELP["profiles"],
+        examples=[["system", "interfaces", "optics"]],
+    )
+    credentials: Name | None = Field(None, description=DEVICE_HELP["credentials"], examples=["public-ro"])
+    interval: Duration | None = Field(None, description=DEVICE_HELP["interval"], examples=["30s"])
+    timeout: Duration | None = Field(None, description=DEVICE_HELP["timeout"], examples=["2s"])
+    retries: Retries | None = Field(None, description=DEVICE_HELP["retries"], examples=[1])
+    ping: bool | None = Field(None, description=DEVICE_HELP["ping"], examples=[True])
 
 
 class InventorySpec(_Spec):
-    file: Text
-    group: Name | None = None
+    file: Text = Field(
+        description="a CSV file, relative to this one (columns below)",
+        examples=["example-city-inventory.csv"],
+    )
+    group: Name | None = Field(None, description="optional: force this group on every row (wins over the group column)")
 
 
 class MatchSpec(_Spec):
     """Which devices a maintenance window covers (see :mod:`stadtnetz.maintenance`)."""
 
-    devices: Annotated[list[DeviceId], BeforeValidator(_one_or_list)] = []
-    sites: Annotated[list[Text], BeforeValidator(_one_or_list)] = []
-    districts: Annotated[list[Text], BeforeValidator(_one_or_list)] = []
-    kinds: Annotated[list[Kind], BeforeValidator(_one_or_list)] = []
-    tags: Annotated[list[Tag], BeforeValidator(_one_or_list)] = []
-    groups: Annotated[list[Name], BeforeValidator(_one_or_list)] = []
+    devices: Annotated[list[DeviceId], BeforeValidator(_one_or_list)] = Field(
+        [],
+        description="device or charger ids; each key takes one value or a list",
+        examples=[["dist-003"]],
+    )
+    sites: Annotated[list[Text], BeforeValidator(_one_or_list)] = Field([], description="sites (the exact text)")
+    districts: Annotated[list[Text], BeforeValidator(_one_or_list)] = Field(
+        [],
+        description="districts (the exact text)",
+    )
+    kinds: Annotated[list[Kind], BeforeValidator(_one_or_list)] = Field([], description="device kinds")
+    tags: Annotated[list[Tag], BeforeValidator(_one_or_list)] = Field([], description="tags")
+    groups: Annotated[list[Name], BeforeValidator(_one_or_list)] = Field([], description="groups")
 
 
 class MaintenanceSpec(_Spec):
     """One maintenance window: once (start, end) or recurring (every, at, duration)."""
 
-    name: Name
-    reason: Text = ""
-    match: MatchSpec
-    timezone: Annotated[str, BeforeValidator(_timezone)] = DEFAULT_TIMEZONE
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    every: Annotated[tuple[int, ...] | None, BeforeValidator(parse_weekdays)] = None
-    at: Annotated[dt.time | None, BeforeValidator(parse_time_of_day)] = None
-    duration: Duration | None = None
+    name: Name = Field(
+        description="unique; names the silences `stadtnetz maintenance apply` makes",
+        examples=["splice-nordstadt"],
+    )
+    reason: Text = Field(
+        "",
+        description="optional text, shown in the silence",
+        examples=["Spleißarbeiten Trasse Nordstadt"],
+    )
+    match: MatchSpec = Field(
+        description="which devices: keys narrow each other, the values of one key are alternatives; at least one",
+    )
+    timezone: Annotated[str, BeforeValidator(_timezone)] = Field(
+        DEFAULT_TIMEZONE,
+        description="IANA name of the window's local time; 03:00 stays 03:00 across summer time",
+    )
+    start: dt.datetime | None = Field(
+        None,
+        description="a window is once: start and end (ISO 8601; without an offset: local time) ...",
+        examples=["2026-11-25T22:00+01:00"],
+    )
+    end: dt.datetime | None = Field(None, description="... after start", examples=["2026-11-26T04:00+01:00"])
+    every: Annotated[tuple[int, ...] | None, BeforeValidator(parse_weekdays)] = Field(
+        None,
+        description="or recurring (never both): weekdays, or daily / weekdays / weekend ...",
+        examples=[["tue"]],
+    )
+    at: Annotated[dt.time | None, BeforeValidator(parse_time_of_day)] = Field(
+        None,
+        description="... at this local time (quote it) ...",
+        examples=["03:00"],
+    )
+    duration: Duration | None = Field(None, description="... for this long (at most a week)", examples=["2h"])
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -258,27 +405,57 @@ _DEFAULT_HISTORY = HistorySettings()
 class RetentionSpec(_Spec):
     """How long the history keeps each kind of row (see :mod:`stadtnetz.history`)."""
 
-    transitions: Duration = _DEFAULT_HISTORY.transitions_retention
-    outages: Duration = _DEFAULT_HISTORY.outages_retention
-    rollups: Duration = _DEFAULT_HISTORY.rollups_retention
-    availability: Duration = _DEFAULT_HISTORY.availability_retention
+    transitions: Duration = Field(_DEFAULT_HISTORY.transitions_retention, description="status changes")
+    outages: Duration = Field(_DEFAULT_HISTORY.outages_retention, description="the outage log")
+    rollups: Duration = Field(
+        _DEFAULT_HISTORY.rollups_retention,
+        description="hourly min/avg/max (and p95 of utilisation) per series: the bulk",
+    )
+    availability: Duration = Field(
+        _DEFAULT_HISTORY.availability_retention,
+        description="hourly available/observed/maintenance seconds per device",
+    )
 
 
 class HistorySpec(_Spec):
     """The embedded SQLite history: where (relative to the file) and for how long."""
 
-    path: Text | None = None
-    retention: Annotated[RetentionSpec, BeforeValidator(_dict_or_none)] = RetentionSpec()
-    max_pending: Positive = _DEFAULT_HISTORY.max_pending
+    path: Text | None = Field(
+        None,
+        description="the SQLite file, relative to this file",
+        examples=["var/history.sqlite"],
+    )
+    retention: Annotated[RetentionSpec, BeforeValidator(_dict_or_none)] = Field(
+        RetentionSpec(),
+        description="how long rows are kept; the defaults:",
+    )
+    max_pending: Positive = Field(
+        _DEFAULT_HISTORY.max_pending,
+        description=(
+            "items (a series' sample, a status change) waiting for the writer; when full (disk full, writer "
+            "stuck) the oldest samples go first, then the oldest transitions: "
+            "stadtnetz_history_dropped_total{reason,kind}"
+        ),
+    )
 
 
 class InfluxSpoolSpec(_Spec):
     """``influx.spool``: where points wait until InfluxDB acknowledged them (see exporters/spool.py)."""
 
-    path: Text
-    max_bytes: Annotated[int, BeforeValidator(_spool_size)] = 1 << 30
-    fsync: Literal["always", "interval", "never"] = "interval"
-    fsync_interval: Duration = 1.0
+    path: Text = Field(
+        description="a directory, relative to this file; one per stadtnetz process",
+        examples=["/var/lib/stadtnetz/influx-spool"],
+    )
+    max_bytes: Annotated[int, BeforeValidator(_spool_size)] = Field(
+        1 << 30,
+        description="512MiB, 2GB or bytes (>= 1MiB); when full, the OLDEST points are dropped (counted and logged)",
+        examples=["1GiB"],
+    )
+    fsync: Literal["always", "interval", "never"] = Field(
+        "interval",
+        description="always (every append), interval (every fsync_interval), never",
+    )
+    fsync_interval: Duration = Field(1.0, description="how often the spool is synced with fsync: interval")
 
 
 class InfluxSpec(_Spec):
@@ -286,24 +463,36 @@ class InfluxSpec(_Spec):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    url: Annotated[str, BeforeValidator(_url)]
-    org: Text
-    bucket: Text
-    token: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
-    precision: Literal["s", "ms", "us", "ns"] = "s"
-    batch_size: Positive = 5000
-    flush_interval: Duration = 1.0
-    timeout: Duration = 10.0
-    max_retry_interval: Duration = 30.0
-    gzip: bool = True
-    spool: InfluxSpoolSpec
+    url: Annotated[str, BeforeValidator(_url)] = Field(
+        description="the server, http or https (no user:password@ in it)",
+        examples=["http://127.0.0.1:8086"],
+    )
+    org: Text = Field(description="the organisation", examples=["stadtwerk"])
+    bucket: Text = Field(description="the bucket", examples=["stadtnetz"])
+    token: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
+        None,
+        description="or file:PATH, like communities; optional for servers without auth",
+        examples=["${STADTNETZ_INFLUX_TOKEN}"],
+    )
+    precision: Literal["s", "ms", "us", "ns"] = Field(
+        "s",
+        description="s, ms, us, ns; must carry every poll interval (a 500ms interval needs ms)",
+    )
+    batch_size: Positive = Field(5000, description="points per write request, at most")
+    flush_interval: Duration = Field(1.0, description="a smaller batch waits at most this long")
+    timeout: Duration = Field(10.0, description="per write request")
+    max_retry_interval: Duration = Field(30.0, description="while writes fail, retries back off from 0.5 s up to this")
+    gzip: bool = Field(True, description="compress write requests")
+    spool: InfluxSpoolSpec = Field(
+        description="points go to disk first and stay there until the server acknowledged them",
+    )
 
 
 class OcppTlsSpec(_Spec):
     """``ocpp.tls``: OCPP security profile 2 (wss://); both files PEM, relative to the configuration file."""
 
-    certificate: Text
-    key: Text
+    certificate: Text = Field(description="PEM, relative to this file", examples=["/etc/stadtnetz/ocpp.crt"])
+    key: Text = Field(description="PEM, its private key", examples=["/etc/stadtnetz/ocpp.key"])
 
 
 class OcppSpec(_Spec):
@@ -311,14 +500,48 @@ class OcppSpec(_Spec):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    listen: Listen = ("127.0.0.1", 9000)
-    heartbeat_interval: Annotated[float, BeforeValidator(_heartbeat)] = 300.0
-    offline_after: Annotated[float, BeforeValidator(_offline_after)] = 3.0
-    password: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
-    auth: Literal["basic", "none"] = "basic"
-    tls: OcppTlsSpec | None = None
-    availability_target: Ratio = 0.97
-    availability_window: Duration = 30 * 86400.0
+    listen: Listen = Field(
+        ("127.0.0.1", 9000),
+        description=(
+            "chargers connect to ws://HOST:PORT/<any path>/<charger id> (wss:// with tls); loopback behind a "
+            "TLS-terminating proxy, or give tls: below: over plain ws:// off loopback Basic-auth passwords "
+            "travel in clear text (a WARNING)"
+        ),
+    )
+    heartbeat_interval: Annotated[float, BeforeValidator(_heartbeat)] = Field(
+        300.0,
+        description="told to every charger in the BootNotification reply (whole seconds)",
+        examples=["5m"],
+    )
+    offline_after: Annotated[float, BeforeValidator(_offline_after)] = Field(
+        3.0,
+        description="a charger silent this many heartbeat intervals is offline (> 1)",
+        examples=[3],
+    )
+    password: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
+        None,
+        description=(
+            "security profile 1 (HTTP Basic, user = charger id) for chargers without their own; a reference "
+            "only, like communities"
+        ),
+        examples=["${STADTNETZ_OCPP_PASSWORD}"],
+    )
+    auth: Literal["basic", "none"] = Field(
+        "basic",
+        description=(
+            "basic (the default): every charger needs a password (its own or the one above), else an error "
+            "naming it; none: any charger id gets in without (a WARNING)"
+        ),
+    )
+    tls: OcppTlsSpec | None = Field(None, description="security profile 2 (TLS 1.2+, then Basic auth inside)")
+    availability_target: Ratio = Field(
+        0.97,
+        description="per connector; the alert and `report chargers` compare against it",
+    )
+    availability_window: Duration = Field(
+        30 * 86400.0,
+        description="the trailing window of stadtnetz_charger_connector_availability_ratio",
+    )
 
 
 class ChargerSpec(_Spec):
@@ -326,11 +549,44 @@ class ChargerSpec(_Spec):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    id: DeviceId
-    device: DeviceId | None = None
-    site: Text | None = None
-    district: Text | None = None
-    connectors: Annotated[int, BeforeValidator(_connectors)] | None = None
-    password: Annotated[Secret | None, BeforeValidator(_secret_reference)] = None
-    group: Name | None = None
-    tags: Tags = []
+    id: DeviceId = Field(description="the device id rule; the last segment of the charger's URL", examples=["cp-001"])
+    device: DeviceId | None = Field(
+        None,
+        description=(
+            "optional: its modem/router among the devices: site and district come from it, and silence behind"
+            " a failed modem is \"unreachable\", not \"offline\""
+        ),
+        examples=["charger-001"],
+    )
+    site: Text | None = Field(None, description="optional: overrides the modem's", examples=["Parkhaus Altstadt"])
+    district: Text | None = Field(None, description="optional: overrides the modem's", examples=["Altstadt"])
+    connectors: Annotated[int, BeforeValidator(_connectors)] | None = Field(
+        None,
+        description="optional: the connectors it has (else the ones it reports)",
+        examples=[2],
+    )
+    password: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
+        None,
+        description="optional: its own password (a reference, like communities)",
+        examples=["file:secrets/cp-001"],
+    )
+    group: Name | None = Field(None, description="optional, for maintenance windows' groups:")
+    tags: Tags = Field([], description="optional, for maintenance windows' tags:", examples=[["dc"]])
+
+
+# What the configuration reference (README.md, rendered by stadtnetz.config.reference) shows per section, in the
+# order of FileSpec: the section's model and how its items are written: "one" (a mapping), "dict" (named items, the
+# third element the example name) or "list" (items in a list). Sections not named here (include) are plain fields.
+REFERENCE_SECTIONS: dict[str, tuple[Literal["one", "dict", "list"], type[_Spec], str]] = {
+    "settings": ("one", SettingsSpec, ""),
+    "credentials": ("dict", CredentialSpec, "public-ro"),
+    "defaults": ("one", LayerSpec, ""),
+    "groups": ("dict", GroupSpec, "backbone"),
+    "devices": ("list", DeviceSpec, ""),
+    "inventory": ("list", InventorySpec, ""),
+    "maintenance": ("list", MaintenanceSpec, ""),
+    "history": ("one", HistorySpec, ""),
+    "influx": ("one", InfluxSpec, ""),
+    "ocpp": ("one", OcppSpec, ""),
+    "chargers": ("list", ChargerSpec, ""),
+}
