@@ -87,7 +87,7 @@ from typing import Any
 
 from exporters.spool import Spool
 from stadtnetz.clock import Clock
-from stadtnetz.model import InfluxSettings, MetricDef, MetricKind, PollStatus
+from stadtnetz.model import DEVICE_LABELS, InfluxSettings, MetricDef, MetricKind, PollStatus
 from stadtnetz.own_metrics import Family, ScrapeCollector
 from stadtnetz.secrets import Secret
 from stadtnetz.status.state import DeviceState, Layout, State
@@ -156,7 +156,7 @@ class _Line:
     fields: list[tuple[str, int, int]]
 
 
-DEVICE_TAGS = ("device", "kind", "site", "district")
+DEVICE_TAGS = DEVICE_LABELS  # the InfluxDB tags of every device point: the labels of its Prometheus series
 
 
 class LineEncoder:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from stadtnetz.clock import Clock
 from stadtnetz.maintenance import Maintenance
-from stadtnetz.model import Device
+from stadtnetz.model import DEVICE_LABELS, Device
 from stadtnetz.own_metrics import Family, ScrapeCollector
 
 _WINDOW_OPEN = Family(
@@ -25,7 +25,7 @@ _DEVICE_TRAPS = Family(
     "counter",
     "stadtnetz_device_traps_received",
     "SNMP traps accepted from the device, by trap (link_down, link_up, cold_start, ...).",
-    ("device", "kind", "site", "district", "trap"),
+    (*DEVICE_LABELS, "trap"),
 )
 
 

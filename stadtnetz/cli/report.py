@@ -44,6 +44,7 @@ import click
 from rich.table import Table
 
 from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, load_config, out
+from stadtnetz.model import DEVICE_LABELS
 from stadtnetz.units import parse_duration
 
 if TYPE_CHECKING:
@@ -51,10 +52,7 @@ if TYPE_CHECKING:
 
 REPORT_TIMEZONE = "Europe/Berlin"
 CSV_COLUMNS = (
-    "device",
-    "kind",
-    "site",
-    "district",
+    *DEVICE_LABELS,
     "availability_percent",
     "outages",
     "downtime_seconds",
@@ -225,7 +223,7 @@ def availability_report(
     zone = _zone()
     shown = f"{_local(start, zone)} - {_local(until, zone)}"
     table = Table(title=f"Availability {shown}" + (f", group {group}" if group else ""))
-    for column in ("device", "kind", "site", "district"):
+    for column in DEVICE_LABELS:
         table.add_column(column, no_wrap=True, overflow="ellipsis")
     for column in ("availability\n%", "outages", "downtime", "maintenance\nexcluded"):
         table.add_column(column, justify="right", no_wrap=True)
@@ -233,10 +231,7 @@ def availability_report(
         device = by_id[device_id]
         value = seconds[device_id]
         table.add_row(
-            device_id,
-            device.kind,
-            device.site,
-            device.district,
+            *device.identity,
             percent(value.ratio),
             str(outage_counts[device_id]),
             span(value.downtime_seconds),
@@ -264,10 +259,7 @@ def availability_report(
                     value = seconds[device_id]
                     writer.writerow(
                         (
-                            device_id,
-                            device.kind,
-                            device.site,
-                            device.district,
+                            *device.identity,
                             "" if value.ratio is None else f"{value.ratio * 100:.6f}",
                             outage_counts[device_id],
                             f"{value.downtime_seconds:.3f}",
