@@ -64,8 +64,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from typing import ClassVar
 
 from stadtnetz.clock import Clock
 from stadtnetz.history.ledger import Ledger, _Sample
@@ -73,7 +72,7 @@ from stadtnetz.history.percentiles import _merge_histograms, _merged_p95
 from stadtnetz.history.schema import HOUR, connect
 from stadtnetz.log_limit import LogLimiter
 from stadtnetz.model import HistorySettings
-from stadtnetz.own_metrics import counter_families
+from stadtnetz.own_metrics import Family, ScrapeCollector
 from stadtnetz.status.state import State
 from stadtnetz.status.topology import DeviceStatus
 
@@ -473,41 +472,46 @@ class HistoryStore:
         self.ledger.apply_maintenance(devices, at)
 
 
-class HistoryCollector:
+_HISTORY_COUNTERS = (
+    ("recorded_transitions", "Status transitions handed to the history."),
+    ("recorded_samples", "Series samples handed to the history for rollups."),
+    ("written_transitions", "Status transitions committed to the history file."),
+    ("written_rollups", "Hourly series rollup rows committed."),
+    ("flushes", "Batches committed to the history file."),
+    ("flush_errors", "Batches that failed to commit (kept and retried)."),
+    ("flush_seconds", "Time spent writing batches."),
+    ("writer_restarts", "Times the dead history writer thread was started again."),
+)
+
+
+class HistoryCollector(ScrapeCollector):
     """The store's own counters as Prometheus metrics (register it with the service's registry)."""
+
+    counters: ClassVar[tuple[tuple[str, Family], ...]] = tuple(
+        (attribute, Family("counter", f"stadtnetz_history_{attribute}", text))
+        for attribute, text in _HISTORY_COUNTERS
+    )
+    dropped = Family(
+        "counter",
+        "stadtnetz_history_dropped",
+        "Items of history dropped unwritten, oldest first (reason: queue_full, write_failed, writer_dead; "
+        "kind: samples, transitions, maintenance).",
+        ("reason", "kind"),
+    )
+    write_failing = Family(
+        "gauge", "stadtnetz_history_write_failing", "1 while commits to the history file fail (e.g. the disk is full)."
+    )
+    pending = Family("gauge", "stadtnetz_history_pending", "Recorded items not yet written to the history.")
+    families = (*(family for _, family in counters), dropped, write_failing, pending)
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
 
-    def collect(self) -> Iterator[Metric]:
+    def rows(self) -> Iterator[tuple[Family, tuple[str, ...], float]]:
         stats = self.store.stats
-        yield from counter_families(
-            "stadtnetz_history_",
-            (
-                ("recorded_transitions", stats.recorded_transitions, "Status transitions handed to the history."),
-                ("recorded_samples", stats.recorded_samples, "Series samples handed to the history for rollups."),
-                ("written_transitions", stats.written_transitions, "Status transitions committed to the history file."),
-                ("written_rollups", stats.written_rollups, "Hourly series rollup rows committed."),
-                ("flushes", stats.flushes, "Batches committed to the history file."),
-                ("flush_errors", stats.flush_errors, "Batches that failed to commit (kept and retried)."),
-                ("flush_seconds", stats.flush_seconds, "Time spent writing batches."),
-                ("writer_restarts", stats.writer_restarts, "Times the dead history writer thread was started again."),
-            ),
-        )
-        dropped = CounterMetricFamily(
-            "stadtnetz_history_dropped",
-            "Items of history dropped unwritten, oldest first (reason: queue_full, write_failed, writer_dead; "
-            "kind: samples, transitions, maintenance).",
-            labels=["reason", "kind"],
-        )
+        for attribute, family in self.counters:
+            yield family, (), getattr(stats, attribute)
         for (reason, kind), count in sorted(dict(stats.dropped).items()):
-            dropped.add_metric([reason, kind], count)
-        yield dropped
-        failing = GaugeMetricFamily(
-            "stadtnetz_history_write_failing", "1 while commits to the history file fail (e.g. the disk is full)."
-        )
-        failing.add_metric([], int(self.store.write_failing))
-        yield failing
-        pending = GaugeMetricFamily("stadtnetz_history_pending", "Recorded items not yet written to the history.")
-        pending.add_metric([], stats.pending)
-        yield pending
+            yield self.dropped, (reason, kind), count
+        yield self.write_failing, (), int(self.store.write_failing)
+        yield self.pending, (), stats.pending
