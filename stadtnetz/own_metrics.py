@@ -4,7 +4,6 @@ Owns the step from rows read at scrape time to the ``GaugeMetricFamily`` and ``C
 prometheus_client custom collectors (the SNMP client's stats, the trap receiver's, the OCPP endpoint's, the
 InfluxDB spool's, ...), so they all declare, name and describe their families alike: a :class:`ScrapeCollector`
 subclass declares its :class:`Family` objects once and yields ``(family, label values, value)`` from ``rows()``.
-``counter_families`` is the older helper for a table of unlabelled counters (the history's collector uses it).
 """
 
 from __future__ import annotations
@@ -53,10 +52,3 @@ class ScrapeCollector:
             built[family].add_metric(list(labels), value)
         yield from built.values()
 
-
-def counter_families(prefix: str, rows: Iterable[tuple[str, float, str]]) -> Iterator[CounterMetricFamily]:
-    """One unlabelled counter family per row, named ``prefix + name`` (prometheus_client adds ``_total``)."""
-    for name, value, text in rows:
-        family = CounterMetricFamily(f"{prefix}{name}", text)
-        family.add_metric([], value)
-        yield family

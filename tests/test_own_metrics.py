@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stadtnetz.own_metrics import Family, ScrapeCollector, counter_families
+from stadtnetz.own_metrics import Family, ScrapeCollector
 
 UP = Family("gauge", "demo_up", "1 while the demo runs.")
 TEMPERATURE = Family("gauge", "demo_temperature_celsius", "The demo's temperature by room.", ("room",))
@@ -125,14 +125,6 @@ def test_a_subclass_without_rows_is_an_error() -> None:
 
     with pytest.raises(NotImplementedError):
         list(Unfinished().collect())
-
-
-def test_counter_families_table() -> None:
-    families = list(counter_families("demo_", (("flushes", 3, "Batches committed."), ("restarts", 0, "Restarts."))))
-    assert [(f.name, f.type, [(s.name, s.value) for s in f.samples]) for f in families] == [
-        ("demo_flushes", "counter", [("demo_flushes_total", 3)]),
-        ("demo_restarts", "counter", [("demo_restarts_total", 0)]),
-    ]
 
 
 def test_promtool_check_metrics_is_clean() -> None:
