@@ -14,7 +14,7 @@ The same line protocol goes to the same VictoriaMetrics (started here, in a temp
    every batch is written.
 
 Input: a synthetic city of ``--devices`` hotspots and switches (interfaces, WLAN radios, status) encoded by
-:class:`exporters.influx.LineEncoder` into ``--points`` lines (several snapshots of the city), outside the
+:class:`exporters.line_protocol.LineEncoder` into ``--points`` lines (several snapshots of the city), outside the
 measurement; every run gets timestamps of its own (hours ago: within the server's retention), and its
 points are counted in VictoriaMetrics afterwards (a run that stored fewer values than it sent fails the bench).
 A run is timed from the first line handed over until the last point is acknowledged; CPU is this process'
@@ -49,7 +49,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from exporters.influx import InfluxWriter, LineEncoder, Sender  # noqa: E402
+from exporters.influx import InfluxWriter, Sender  # noqa: E402
+from exporters.line_protocol import LineEncoder  # noqa: E402
 from exporters.spool import Spool  # noqa: E402
 from stadtnetz.clock import SystemClock  # noqa: E402
 from stadtnetz.labels import NO_LABELS, Labels  # noqa: E402

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from collectors.snmp.profiles import RESERVED_LABELS
-from exporters.influx import DEVICE_TAGS
+from exporters.line_protocol import DEVICE_TAGS
 from exporters.prometheus import device_labels
 from simulators.city import INVENTORY_COLUMNS
 from stadtnetz.config import load_inventory

@@ -38,16 +38,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporters import spool as spool_module
-from exporters.influx import (
-    InfluxExporter,
-    InfluxStatsCollector,
-    InfluxWriter,
-    LineEncoder,
-    Sender,
-    escape_tag,
-    measurement_field,
-    timestamp,
-)
+from exporters.influx import InfluxExporter, InfluxStatsCollector, InfluxWriter, Sender
+from exporters.line_protocol import LineEncoder, escape_tag, measurement_field, timestamp
 from exporters.prometheus import render_state
 from exporters.spool import RECORD_HEADER, SEGMENT_HEADER, Spool, SpoolError, encode_record
 from stadtnetz.clock import ManualClock

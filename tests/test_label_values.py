@@ -31,7 +31,8 @@ from collectors.snmp.client import SnmpClient
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import load_profiles
 from collectors.traps import TrapEvent, TrapKind
-from exporters.influx import InfluxWriter, LineEncoder
+from exporters.influx import InfluxWriter
+from exporters.line_protocol import LineEncoder
 from exporters.prometheus import render_state
 from simulators.city import KIND_HOTSPOT
 from stadtnetz.app.demo import inventory_for_city
