@@ -2,5 +2,5 @@
 
 Exporters read the state and the history; they never talk to devices.
 
-May import: kernel, stadtnetz.status, stadtnetz.history.
+May import: kernel, stadtnetz.status, stadtnetz.history, stadtnetz.planning.
 """

@@ -17,6 +17,7 @@ scattered around an arbitrary centre and its district names are generic.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import math
 import random
@@ -37,7 +38,7 @@ KIND_SCHOOL_AP = "school_ap"
 KIND_CHARGER_MODEM = "charger_modem"
 KINDS = (KIND_CORE, KIND_DISTRIBUTION, KIND_HOTSPOT, KIND_SCHOOL_AP, KIND_CHARGER_MODEM)
 
-INVENTORY_COLUMNS = DEVICE_CSV_COLUMNS[:10]  # the columns the city fills: id, kind, address, ... model, tags
+INVENTORY_COLUMNS = (*DEVICE_CSV_COLUMNS[:10], "backhaul")  # the columns the city fills: id, kind, ... tags, backhaul
 
 # (name, offset north km, offset east km, spread km, outer area)
 DISTRICTS = (
@@ -165,6 +166,7 @@ class DeviceSpec:
     seed: int = 0
     sys_name: str = ""
     location: str = ""
+    backhaul: str = "fibre"  # how it is connected upstream (see _backhaul)
 
     @property
     def endpoint(self) -> str:
@@ -494,7 +496,32 @@ def generate_city(
                 upstream=distribution_ids[d], model=model, interfaces=tuple(interfaces), radios=radios, tags=tags,
                 sys_name=device_id, location=site,
             )
-    return City(seed=seed, devices=build.devices, chargers=_charge_points(seed, build.devices))
+    devices_with_backhaul = [dataclasses.replace(d, backhaul=_backhaul(seed, d)) for d in build.devices]
+    return City(seed=seed, devices=devices_with_backhaul, chargers=_charge_points(seed, devices_with_backhaul))
+
+
+# Access devices not on the utility's own fibre: (kind, outer area) -> shares of dsl, lte, radio. The backbone and
+# the schools are on fibre; in the outer area most hotspots and charger modems hang off rented DSL or LTE.
+BACKHAUL_SHARES = {
+    (KIND_HOTSPOT, False): (0.08, 0.04, 0.0),
+    (KIND_HOTSPOT, True): (0.45, 0.3, 0.1),
+    (KIND_CHARGER_MODEM, False): (0.1, 0.15, 0.0),
+    (KIND_CHARGER_MODEM, True): (0.3, 0.5, 0.0),
+}
+
+
+def _backhaul(seed: int, device: DeviceSpec) -> str:
+    """The device's backhaul, drawn from a generator of its own so the rest of the city stays as it was."""
+    outer = any(name == device.district and is_outer for name, *_, is_outer in DISTRICTS)
+    shares = BACKHAUL_SHARES.get((device.kind, outer))
+    if shares is None:
+        return "fibre"
+    draw = random.Random(_stable_seed(seed, "backhaul", device.id)).random()
+    for backhaul, share in zip(("dsl", "lte", "radio"), shares, strict=True):
+        if draw < share:
+            return backhaul
+        draw -= share
+    return "fibre"
 
 
 DC_SHARE = 0.2  # of the charge points: DC fast chargers (one connector); the rest AC with two
@@ -537,5 +564,6 @@ def write_inventory_csv(city: City, path: Path) -> None:
                 [
                     device.id, device.kind, device.endpoint, device.site, device.district, f"{device.lat:.6f}",
                     f"{device.lon:.6f}", device.upstream or "", device.model.name, ";".join(device.tags),
+                    device.backhaul,
                 ]
             )

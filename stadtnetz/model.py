@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from stadtnetz.maintenance import MaintenanceWindow
 
 DEFAULT_SNMP_PORT = 161
+BACKHAULS = ("fibre", "dsl", "lte", "radio")  # how a device is connected upstream (broadband planning)
 
 
 class PollStatus(enum.Enum):
@@ -79,6 +80,7 @@ class Device:
     retries: int = 1
     ping: bool = True  # also probe it with ICMP echo (latency, loss, jitter; reachability)
     model: str = ""
+    backhaul: str = "fibre"  # how it is connected upstream: one of BACKHAULS
 
     @property
     def endpoint(self) -> str:
@@ -123,6 +125,7 @@ DEVICE_FIELDS = (
     DeviceField("group", "optional; else the group claiming its kind; else none"),
     DeviceField("profiles", "optional: replaces the inherited profiles", is_list=True),
     DeviceField("credentials", "optional: a credentials name, replaces the inherited one"),
+    DeviceField("backhaul", "how the device is connected upstream: fibre (the default), dsl, lte or radio"),
     DeviceField("interval", "optional: replaces the inherited poll interval", csv=False),
     DeviceField("timeout", "optional: replaces the inherited timeout (must stay < interval)", csv=False),
     DeviceField("retries", "optional: replaces the inherited retries", csv=False),
@@ -174,6 +177,59 @@ class HistorySettings:
     @property
     def enabled(self) -> bool:
         return self.path is not None
+
+
+SURFACES = ("sealed", "unsealed")  # what a new trench is dug through: asphalt and paving, or soil (GIS-NB 11 / 12)
+
+
+@dataclass(frozen=True, slots=True)
+class FundingThresholds:
+    """The funding programmes' bandwidth thresholds in Mbit/s, which make an address's funding class."""
+
+    white: float = 30.0  # below this download: "weißer Fleck"
+    grey: float = 100.0  # below this: "grauer Fleck"
+    symmetric: float = 200.0  # Gigabit-Richtlinie 2.0: eligible without a service of this much both ways ...
+    download: float = 500.0  # ... or of this much download
+    gigabit: float = 1000.0  # from this download on: gigabit
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningSettings:
+    """What the broadband-planning export needs beyond the devices: the area, address lists, routes and costs."""
+
+    address_files: tuple[Path, ...] = ()  # semicolon CSV address lists (stadtnetz.config.addresses), absolute
+    routes: Path | None = None  # GeoJSON or GeoPackage of trench routes between devices; None: straight lines
+    crs: int = 25832  # the export's projected CRS: ETRS89 / UTM 32N (25833 in the east)
+    area: tuple[float, float, float, float] | None = None  # south, west, north, east in degrees; None: no check
+    ags: tuple[str, ...] = ()  # the Gemeindeschlüssel addresses may carry; empty: any 8-digit one
+    cost_per_metre: tuple[tuple[str, float], ...] = (("sealed", 180.0), ("unsealed", 70.0))  # euro per trench metre
+    default_surface: str = "sealed"  # for an address whose list gives none
+    detour: float = 1.3  # trench metres per metre of straight line, where no route is known
+    window: float = 30 * DAY  # p95 utilisation and availability over this trailing window
+    headroom: float = 0.3  # a backbone span whose p95 leaves less than this share of its capacity is short
+    funding: FundingThresholds = field(default_factory=FundingThresholds)
+
+    def cost(self, surface: str) -> float:
+        return dict(self.cost_per_metre)[surface]
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One address of a planning address list: a building to be served, and the service it has today."""
+
+    id: str  # stable and unique: the list's id column, else derived from AGS, postcode, street and number
+    street: str
+    house_number: str
+    postcode: str
+    town: str
+    ags: str  # Amtlicher Gemeindeschlüssel, 8 digits
+    lat: float
+    lon: float
+    download_mbit_s: float | None = None  # the best service available today; None: not known
+    upload_mbit_s: float | None = None
+    technology: str = ""  # ftth, fttb, kabel, vdsl, adsl, lte, 5g, satellit, keine; "" not known
+    surface: str = "sealed"  # what a trench to it is dug through (SURFACES)
+    source: str = ""  # FILE:LINE it was read from
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +321,7 @@ class Inventory:
     influx: InfluxSettings | None = None  # write every device's points to InfluxDB (exporters.influx)
     ocpp: OcppSettings | None = None  # the OCPP endpoint for chargers; None: not started
     chargers: list[Charger] = field(default_factory=list)  # EV charging points (OCPP), not polled
+    planning: PlanningSettings | None = None  # the broadband-planning inputs; None: no planning section
 
     def by_id(self) -> dict[str, Device]:
         return {device.id: device for device in self.devices}

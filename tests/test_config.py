@@ -572,7 +572,7 @@ def test_csv_unknown_columns_are_warnings(tmp_path: Path) -> None:
     inventory = load_inventory(path, environ=ENV)
     assert inventory.warnings == [
         f"{csv}:1: inventory[0] header: unknown column 'owner' is ignored (known columns: id, kind, address, site, "
-        "district, lat, lon, upstream, model, tags, group, profiles, credentials)"
+        "district, lat, lon, upstream, model, tags, group, profiles, credentials, backhaul)"
     ]
 
 

@@ -43,6 +43,7 @@ EXAMPLES: dict[str, tuple[Any, str | None, dict[str, Any]]] = {
     "group": ("backbone", "backbone", {"group": "backbone"}),
     "profiles": (["system", "optics"], "system;optics", {"profiles": ("system", "optics")}),
     "credentials": ("other-ro", "other-ro", {"credentials": "other-ro"}),
+    "backhaul": ("lte", "lte", {"backhaul": "lte"}),
     "interval": ("30s", None, {"interval": 30.0}),
     "timeout": ("1500ms", None, {"timeout": 1.5}),
     "retries": (3, None, {"retries": 3}),
@@ -90,7 +91,7 @@ def test_the_csv_columns_are_the_device_fields() -> None:
     assert tuple(field.name for field in DEVICE_FIELDS if field.required) == REQUIRED_COLUMNS
     assert all(field.csv for field in DEVICE_FIELDS if field.required)
     assert {field.name for field in DEVICE_FIELDS if field.is_list} == {"tags", "profiles"}  # ';' in a cell
-    assert DEVICE_CSV_COLUMNS[:10] == INVENTORY_COLUMNS
+    assert (*DEVICE_CSV_COLUMNS[:10], "backhaul") == INVENTORY_COLUMNS
     header = (REPO / "config" / "example-city-inventory.csv").read_text(encoding="utf-8").splitlines()[0]
     assert tuple(header.split(",")) == INVENTORY_COLUMNS
 

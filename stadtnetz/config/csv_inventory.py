@@ -12,7 +12,14 @@ import csv
 
 from stadtnetz.config.errors import Origin, Reporter, Where
 from stadtnetz.config.inventory import CsvSource, DeviceEntry, Layer
-from stadtnetz.config.rules import check_coordinate, check_device_id, check_kind, check_name, parse_address
+from stadtnetz.config.rules import (
+    check_backhaul,
+    check_coordinate,
+    check_device_id,
+    check_kind,
+    check_name,
+    parse_address,
+)
 from stadtnetz.model import DEFAULT_SNMP_PORT, DEVICE_FIELDS
 
 REQUIRED_COLUMNS = tuple(column.name for column in DEVICE_FIELDS if column.csv and column.required)  # id, kind, address
@@ -169,6 +176,10 @@ def _read_row(
             problem(name, message)
             value = None
         names[name] = value
+    backhaul = cells.get("backhaul") or "fibre"
+    if message := check_backhaul(backhaul):
+        problem("backhaul", message)
+        backhaul = "fibre"
     group = names["group"]
     if source.group is not None:
         if group is not None and group != source.group:
@@ -199,5 +210,6 @@ def _read_row(
         upstream=upstream,
         model=cells.get("model", ""),
         group=group,
+        backhaul=backhaul,
         broken=broken,
     )

@@ -82,6 +82,7 @@ class DeviceEntry:
     upstream: str | None = None
     model: str = ""
     group: str | None = None
+    backhaul: str = "fibre"
     broken: bool = False
 
     @property
@@ -248,6 +249,7 @@ class _Resolver:
             retries=int(last("retries")),  # type: ignore[call-overload]
             ping=bool(last("ping")),
             model=entry.model,
+            backhaul=entry.backhaul,
         )
 
 

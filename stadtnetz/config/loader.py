@@ -45,7 +45,15 @@ from stadtnetz.config.schema import (
 )
 from stadtnetz.config.sections import SectionReader, _SectionOnce
 from stadtnetz.config.yaml_lines import _Document, _parse_yaml, join_path
-from stadtnetz.model import HistorySettings, InfluxSettings, Inventory, OcppSettings, Settings, SnmpCredentials
+from stadtnetz.model import (
+    HistorySettings,
+    InfluxSettings,
+    Inventory,
+    OcppSettings,
+    PlanningSettings,
+    Settings,
+    SnmpCredentials,
+)
 from stadtnetz.profile_files import profile_names
 from stadtnetz.secrets import Secret
 from stadtnetz.units import describe
@@ -81,6 +89,8 @@ class _Loader(SectionReader, CrossChecks):
         self.influx: tuple[InfluxSettings, _Document] | None = None
         self.ocpp_seen = _SectionOnce()
         self.ocpp: tuple[OcppSettings, Secret | None] | None = None
+        self.planning: PlanningSettings | None = None
+        self.planning_seen = _SectionOnce()
         self.chargers: list[tuple[ChargerSpec, _Document, str]] = []
 
     # files and includes
@@ -218,6 +228,8 @@ class _Loader(SectionReader, CrossChecks):
             self.process_history(document, data["history"])
         if "ocpp" in data and isinstance(data["ocpp"] or {}, dict):
             self.process_ocpp(document, data["ocpp"] or {})
+        if "planning" in data and isinstance(data["planning"] or {}, dict):
+            self.process_planning(document, data["planning"] or {})
         if isinstance(data.get("chargers"), list):
             context = {"base_dir": document.file.parent, "environ": self.environ}
             for index, raw in enumerate(data["chargers"]):
@@ -310,4 +322,5 @@ def load_inventory(
         influx=loader.influx[0] if loader.influx is not None else None,
         ocpp=loader.ocpp[0] if loader.ocpp is not None and chargers else None,
         chargers=chargers,
+        planning=loader.planning,
     )

@@ -45,7 +45,7 @@ END = "<!-- /config-reference -->"
 COMMENT_COLUMN = 34
 WIDTH = 118
 _SNMP_VERSIONS = {0: "1", 1: "2c"}
-_SEXAGESIMAL = re.compile(r"\d+(:\d+)+")
+_NUMBER_LIKE = re.compile(r"\d+(:\d+)+|0\d+")  # 03:00, 05566012: numbers to some YAML readers
 
 
 def render_reference() -> str:
@@ -178,8 +178,8 @@ def _written_default(info: FieldInfo) -> Any:
 def yaml_value(value: Any, flow: bool = False) -> str:
     """``value`` as YAML (lists and mappings in flow style), quoted only where a reader would take the plain text for
     something else. ``flow``: the value is an item inside ``[...]`` or ``{...}``, where ``{``, ``,`` and ``]`` end it.
-    Times of day such as ``03:00`` are quoted even though PyYAML reads them as text: YAML 1.1 readers take ``3:00``
-    for the number 180.
+    Times of day such as ``03:00`` and digits with a leading zero (a Gemeindeschlüssel) are quoted even where PyYAML
+    reads them as text: YAML 1.1 readers take ``3:00`` for the number 180 and ``05566012`` for an octal number.
     """
     if value is None:
         return "null"
@@ -197,7 +197,7 @@ def yaml_value(value: Any, flow: bool = False) -> str:
         plain = text != "" and read_back == ([text] if flow else text)
     except yaml.YAMLError:
         plain = False
-    if _SEXAGESIMAL.fullmatch(text):
+    if _NUMBER_LIKE.fullmatch(text):
         plain = False
     return text if plain else "'" + text.replace("'", "''") + "'"
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, ValidationInfo
 
-from stadtnetz.model import DEFAULT_SNMP_PORT, MAX_CONNECTORS
+from stadtnetz.model import BACKHAULS, DEFAULT_SNMP_PORT, MAX_CONNECTORS
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
 from stadtnetz.units import describe, parse_duration, parse_ratio, parse_size
 
@@ -50,6 +50,12 @@ def check_kind(text: str) -> str | None:
     if KIND_PATTERN.fullmatch(text):
         return None
     return f"invalid kind {text!r}: a kind is {KIND_RULE}"
+
+
+def check_backhaul(text: str) -> str | None:
+    if text not in BACKHAULS:
+        return f"unknown backhaul {text!r}: one of {', '.join(BACKHAULS)}"
+    return None
 
 
 def check_coordinate(value: float, what: str) -> str | None:
@@ -198,6 +204,7 @@ DeviceId = Annotated[str, BeforeValidator(_checked(check_device_id))]
 Name = Annotated[str, BeforeValidator(_checked(check_name))]
 Tag = Annotated[str, BeforeValidator(_checked(lambda text: check_name(text, "tag")))]
 Kind = Annotated[str, BeforeValidator(_checked(check_kind))]
+Backhaul = Annotated[str, BeforeValidator(_checked(check_backhaul))]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Retries = Annotated[int, BeforeValidator(_whole(0))]
 Positive = Annotated[int, BeforeValidator(_whole(1))]
@@ -308,4 +315,59 @@ def _connectors(value: Any) -> int:
     number = _whole(1)(value)
     if number > MAX_CONNECTORS:
         raise ValueError(f"at most {MAX_CONNECTORS} connectors per charger (the endpoint keeps no more)")
+    return number
+
+
+AGS = re.compile(r"\d{8}")
+
+
+def check_ags(text: str) -> str | None:
+    if not AGS.fullmatch(text):
+        return f"an Amtlicher Gemeindeschlüssel has 8 digits, e.g. 05566012, not {text!r}"
+    return None
+
+
+def _ags_list(value: Any) -> list[str]:
+    items = _one_or_list(value) or []
+    result = []
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool):
+            raise ValueError(f"write the Gemeindeschlüssel in quotes ('0{item}'?): unquoted, YAML reads it as a number")
+        text = _text(item)
+        if message := check_ags(text):
+            raise ValueError(message)
+        result.append(text)
+    return result
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected {what}, got {describe(value)}")
+    try:
+        number = float(str(value).replace(",", ".")) if isinstance(value, str) else float(value)
+    except ValueError:
+        raise ValueError(f"expected {what}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"expected {what}, got {value!r}")
+    return number
+
+
+def _euro(value: Any) -> float:
+    number = _number(value, "euro per metre, e.g. 180")
+    if number < 0:
+        raise ValueError(f"a cost cannot be negative, got {number:g}")
+    return number
+
+
+def _mbit(value: Any) -> float:
+    number = _number(value, "Mbit/s, e.g. 100")
+    if number <= 0:
+        raise ValueError(f"a bandwidth threshold is above 0 Mbit/s, got {number:g}")
+    return number
+
+
+def _detour(value: Any) -> float:
+    number = _number(value, "a factor, e.g. 1.3")
+    if not 1 <= number <= 5:
+        raise ValueError(f"a detour factor lies between 1 (straight) and 5, got {number:g}")
     return number

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 
 from stadtnetz.config.rules import (
     Address,
+    Backhaul,
     DeviceId,
     Duration,
     Kind,
@@ -33,11 +34,15 @@ from stadtnetz.config.rules import (
     Tag,
     Tags,
     Text,
+    _ags_list,
     _connectors,
+    _detour,
     _dict_or_none,
     _engine_id,
+    _euro,
     _heartbeat,
     _list_or_none,
+    _mbit,
     _offline_after,
     _one_or_list,
     _secret_reference,
@@ -62,6 +67,7 @@ SECTIONS = (
     "influx",
     "ocpp",
     "chargers",
+    "planning",
 )
 DEVICE_HELP = {device_field.name: device_field.help for device_field in DEVICE_FIELDS}
 
@@ -121,6 +127,10 @@ class FileSpec(_Spec):
     chargers: Annotated[list[Any], BeforeValidator(_list_or_none)] = Field(
         [],
         description="only these charge point ids are accepted (others: HTTP 404, counted)",
+    )
+    planning: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="broadband planning: the inputs of `stadtnetz export planning` (in at most one file)",
     )
 
 
@@ -300,6 +310,7 @@ class DeviceSpec(_Spec):
         examples=[["system", "interfaces", "optics"]],
     )
     credentials: Name | None = Field(None, description=DEVICE_HELP["credentials"], examples=["public-ro"])
+    backhaul: Backhaul = Field("fibre", description=DEVICE_HELP["backhaul"])
     interval: Duration | None = Field(None, description=DEVICE_HELP["interval"], examples=["30s"])
     timeout: Duration | None = Field(None, description=DEVICE_HELP["timeout"], examples=["2s"])
     retries: Retries | None = Field(None, description=DEVICE_HELP["retries"], examples=[1])
@@ -574,6 +585,89 @@ class ChargerSpec(_Spec):
     tags: Tags = Field([], description="optional, for maintenance windows' tags:", examples=[["dc"]])
 
 
+
+class PlanningAreaSpec(_Spec):
+    """``planning.area``: the bounding box every address and device of the plan must lie in."""
+
+    south: Latitude = Field(description="degrees north of the box's southern edge", examples=[51.74])
+    west: Longitude = Field(description="degrees east of its western edge", examples=[8.13])
+    north: Latitude = Field(description="... its northern edge", examples=[51.94])
+    east: Longitude = Field(description="... its eastern edge", examples=[8.4])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlanningAreaSpec:
+        if not (self.south < self.north and self.west < self.east):
+            raise ValueError("south must be below north and west below east")
+        return self
+
+
+class CostSpec(_Spec):
+    """``planning.cost_per_metre``: euro per metre of new trench, by the surface it is dug through."""
+
+    sealed: Annotated[float, BeforeValidator(_euro)] = Field(
+        180.0, description="asphalt and paving (GIS-NB trassenb 11), euro per metre"
+    )
+    unsealed: Annotated[float, BeforeValidator(_euro)] = Field(
+        70.0, description="soil, verges, fields (trassenb 12), euro per metre"
+    )
+
+
+class FundingSpec(_Spec):
+    """``planning.funding``: the programmes' thresholds in Mbit/s that make an address's funding class."""
+
+    white: Annotated[float, BeforeValidator(_mbit)] = Field(30.0, description='below this download: "weißer Fleck"')
+    grey: Annotated[float, BeforeValidator(_mbit)] = Field(100.0, description='below this: "grauer Fleck"')
+    symmetric: Annotated[float, BeforeValidator(_mbit)] = Field(
+        200.0, description="Gigabit-Richtlinie 2.0: eligible without this much both ways ..."
+    )
+    download: Annotated[float, BeforeValidator(_mbit)] = Field(500.0, description="... or this much download")
+    gigabit: Annotated[float, BeforeValidator(_mbit)] = Field(1000.0, description="from this download on: gigabit")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FundingSpec:
+        if not self.white <= self.grey <= self.download <= self.gigabit:
+            raise ValueError("the thresholds must rise: white <= grey <= download <= gigabit")
+        if not self.grey <= self.symmetric <= self.download:
+            raise ValueError("symmetric must lie between grey and download")
+        return self
+
+
+class PlanningSpec(_Spec):
+    """The top-level ``planning`` section: what ``stadtnetz export planning`` and ``report gaps`` read."""
+
+    addresses: Annotated[list[Text], BeforeValidator(_one_or_list)] = Field(
+        [],
+        description="address lists: semicolon CSV files, relative to this one (columns below)",
+        examples=[["example-city-addresses.csv"]],
+    )
+    routes: Text | None = Field(
+        None,
+        description="trench routes: GeoJSON or GeoPackage lines with from/to device ids; else straight lines",
+        examples=["example-city-trenches.geojson"],
+    )
+    crs: Literal[25832, 25833] = Field(25832, description="the export's CRS: EPSG:25832 (UTM 32N) or 25833 in the east")
+    area: PlanningAreaSpec | None = Field(None, description="every address and device must lie in this box")
+    ags: Annotated[list[str], BeforeValidator(_ags_list)] = Field(
+        [],
+        description="the Gemeindeschlüssel (8 digits, quoted) addresses may carry; empty: any",
+        examples=[["05999001"]],
+    )
+    cost_per_metre: Annotated[CostSpec, BeforeValidator(_dict_or_none)] = Field(
+        CostSpec(), description="trench cost by surface"
+    )
+    default_surface: Literal["sealed", "unsealed"] = Field(
+        "sealed", description="for addresses whose list gives no oberflaeche"
+    )
+    detour: Annotated[float, BeforeValidator(_detour)] = Field(
+        1.3, description="trench metres per metre of straight line where no route is known (>= 1)"
+    )
+    window: Duration = Field(30 * 86400.0, description="p95 utilisation and availability over this trailing window")
+    headroom: Ratio = Field(0.3, description="a backbone span whose p95 leaves less of its capacity free is short")
+    funding: Annotated[FundingSpec, BeforeValidator(_dict_or_none)] = Field(
+        FundingSpec(), description="the funding classes' thresholds (Mbit/s)"
+    )
+
+
 # What the configuration reference (README.md, rendered by stadtnetz.config.reference) shows per section, in the
 # order of FileSpec: the section's model and how its items are written: "one" (a mapping), "dict" (named items, the
 # third element the example name) or "list" (items in a list). Sections not named here (include) are plain fields.
@@ -589,4 +683,5 @@ REFERENCE_SECTIONS: dict[str, tuple[Literal["one", "dict", "list"], type[_Spec],
     "influx": ("one", InfluxSpec, ""),
     "ocpp": ("one", OcppSpec, ""),
     "chargers": ("list", ChargerSpec, ""),
+    "planning": ("one", PlanningSpec, ""),
 }

@@ -1,5 +1,5 @@
 """What each section of the configuration turns into: settings, credentials, defaults, groups, devices, history,
-influx and ocpp, from their validated specs.
+influx, ocpp and planning, from their validated specs.
 
 Owns :class:`SectionReader`, the part of the loader that reads one section of one file (its methods are the
 loader's; :class:`stadtnetz.config.loader._Loader` holds the state they fill).
@@ -25,14 +25,17 @@ from stadtnetz.config.schema import (
     InfluxSpec,
     LayerSpec,
     OcppSpec,
+    PlanningSpec,
     SettingsSpec,
 )
 from stadtnetz.config.yaml_lines import _Document, join_path
 from stadtnetz.model import (
+    FundingThresholds,
     HistorySettings,
     InfluxSettings,
     InfluxSpool,
     OcppSettings,
+    PlanningSettings,
     Settings,
     SnmpCredentials,
     V3User,
@@ -72,6 +75,8 @@ class SectionReader:
     influx_seen: _SectionOnce
     ocpp: tuple[OcppSettings, Secret | None] | None
     ocpp_seen: _SectionOnce
+    planning: PlanningSettings | None
+    planning_seen: _SectionOnce
 
     def directories(self, document: _Document, field: str, names: list[str], what: str) -> list[str]:
         """Directories named in settings, made absolute (relative to the file); each must exist."""
@@ -219,6 +224,47 @@ class SectionReader:
         )
         self.ocpp = (settings, spec.password)
 
+    def process_planning(self, document: _Document, raw: dict) -> None:
+        if not self.once(self.planning_seen, document, "planning"):
+            return
+        spec = self.validate(document, "planning", PlanningSpec, raw)
+        if spec is None:
+            return
+        files: list[Path] = []
+        for index, name in enumerate(spec.addresses):
+            path = Path(os.path.normpath(document.file.parent / name))
+            if not path.is_file():
+                self.reporter.error(
+                    document.where(join_path("planning.addresses", index)),
+                    f"address list {path} does not exist; paths are relative to this file",
+                )
+            files.append(path)
+        routes = None
+        if spec.routes is not None:
+            routes = Path(os.path.normpath(document.file.parent / spec.routes))
+            if not routes.is_file():
+                self.reporter.error(
+                    document.where("planning.routes"),
+                    f"route file {routes} does not exist; paths are relative to this file",
+                )
+        area = spec.area
+        funding = spec.funding
+        self.planning = PlanningSettings(
+            address_files=tuple(files),
+            routes=routes,
+            crs=spec.crs,
+            area=None if area is None else (area.south, area.west, area.north, area.east),
+            ags=tuple(spec.ags),
+            cost_per_metre=(("sealed", spec.cost_per_metre.sealed), ("unsealed", spec.cost_per_metre.unsealed)),
+            default_surface=spec.default_surface,
+            detour=spec.detour,
+            window=spec.window,
+            headroom=spec.headroom,
+            funding=FundingThresholds(
+                funding.white, funding.grey, funding.symmetric, funding.download, funding.gigabit
+            ),
+        )
+
     def process_credentials(self, document: _Document, name: str, raw: Any) -> None:
         path = join_path("credentials", name)
         if message := check_name(name, "credentials name"):
@@ -285,6 +331,7 @@ class SectionReader:
                 upstream=spec.upstream,
                 model=spec.model,
                 group=spec.group,
+                backhaul=spec.backhaul,
                 broken=failed is not None,
             )
         )

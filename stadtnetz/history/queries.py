@@ -6,13 +6,13 @@ run beside a writing service (WAL).
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from stadtnetz.history.percentiles import UTILISATION_METRIC, bin_of, histogram_quantile, unpack_histogram
 from stadtnetz.history.schema import HOUR
-from stadtnetz.labels import escape_label
 from stadtnetz.status.topology import Status
 
 _CHUNK = 500  # ids per IN (...) list
@@ -134,9 +134,22 @@ def availability(db: sqlite3.Connection, devices: str | Iterable[str], start: fl
     return total
 
 
+_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+
+
+def parse_labels(labels: str) -> dict[str, str]:
+    """A series' stored label text (``if_index="1",interface="eth0"``, values escaped as in the Prometheus text
+    format) as a mapping of names to unescaped values."""
+    return {
+        name: re.sub(r"\\.", lambda escaped: _UNESCAPE.get(escaped.group(0), escaped.group(0)), value)
+        for name, value in _LABEL.findall(labels)
+    }
+
+
 def _matches(labels: str, match: Mapping[str, str]) -> bool:
-    parts = set(labels.split(","))  # label values never hold an unescaped '",' sequence
-    return all(f'{name}="{escape_label(value)}"' in parts for name, value in match.items())
+    parsed = parse_labels(labels)
+    return all(parsed.get(name) == value for name, value in match.items())
 
 
 def p95_utilisation_by_series(
@@ -159,6 +172,22 @@ def p95_utilisation_by_series(
             index = bin_of(p95)
             counts[index] = counts.get(index, 0) + count
     return {labels: histogram_quantile(counts) for labels, counts in merged.items() if counts}
+
+
+def gauge_average_by_series(
+    db: sqlite3.Connection, device: str, metric: str, start: float, end: float
+) -> dict[str, float]:
+    """The average of each of the device's series of a gauge (e.g. ``stadtnetz_interface_speed_bytes``) over the
+    hours from the one holding ``start`` up to ``end``, weighted by the hours' sample counts."""
+    return {
+        labels: total / count
+        for labels, total, count in db.execute(
+            "SELECT s.labels, sum(r.avg * r.count), sum(r.count) FROM series s JOIN rollups r ON r.series = s.id "
+            "WHERE s.device = ? AND s.metric = ? AND r.hour >= ? AND r.hour < ? AND r.count > 0 GROUP BY s.labels",
+            (device, metric, _hour_floor(start), end),
+        )
+        if count
+    }
 
 
 def p95_utilisation(
