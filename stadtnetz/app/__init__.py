@@ -2,5 +2,5 @@
 is the composition root that wires collectors, exporters and the core together (``demo.py`` the same with the
 simulated city).
 
-May import: kernel, stadtnetz.config, stadtnetz.status, stadtnetz.history.
+May import: kernel, stadtnetz.config, stadtnetz.status, stadtnetz.history, stadtnetz.planning.
 """

@@ -1,7 +1,7 @@
 """The ``stadtnetz`` command group, and the one place every command is registered on it.
 
 Each command lives in its own module (simulate, demo, run, check, maintenance,
-report), declared with ``@click.command()``/``@click.group()``; none of them
+report, planning), declared with ``@click.command()``/``@click.group()``; none of them
 imports this module. Exit codes: 0 success, 1 runtime failure, 2 usage or
 configuration error.
 """
@@ -14,6 +14,7 @@ from stadtnetz import __version__
 from stadtnetz.cli.check import check
 from stadtnetz.cli.demo import demo
 from stadtnetz.cli.maintenance import maintenance
+from stadtnetz.cli.planning import export, gaps_report
 from stadtnetz.cli.report import report
 from stadtnetz.cli.run import poll, run
 from stadtnetz.cli.simulate import scenario, simulate
@@ -38,4 +39,6 @@ main.add_command(run)
 main.add_command(poll)
 main.add_command(check)
 main.add_command(maintenance)
+main.add_command(export)
 main.add_command(report)
+report.add_command(gaps_report)

@@ -1,5 +1,6 @@
 """What every ``stadtnetz`` subcommand shares: the terminal, exit codes, the ``--config`` option, logging set-up,
-loading a configuration with its profiles, the ``--listen`` value, and the stop signal.
+loading a configuration with its profiles, the ``--listen`` value, the stop signal, and the reports' ``--until``
+time and CSV files.
 
 Results go to standard output, messages and errors to standard error. Exit
 codes: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -9,10 +10,12 @@ Imports no command module, so every command module may import it.
 from __future__ import annotations
 
 import asyncio
+import csv
 import logging
 import signal
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +30,7 @@ console = Console(stderr=True)  # messages, warnings, errors
 out = Console()  # results
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
+REPORT_TIMEZONE = "Europe/Berlin"  # an --until without an offset is local time here
 
 
 def config_option(help_text: str) -> Callable[[Any], Any]:
@@ -87,3 +91,35 @@ async def until_signal(duration: float | None) -> asyncio.Event:
     if duration is not None:
         loop.call_later(duration, stop.set)
     return stop
+
+
+def until_callback(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float:
+    """An ``--until TIME`` value (ISO 8601; no offset: Europe/Berlin) as Unix time; None: now."""
+    if value is None:
+        return time.time()
+    from stadtnetz.maintenance import parse_instant
+
+    try:
+        return parse_instant(value, REPORT_TIMEZONE).timestamp()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """Write a report's CSV (comma-separated, UTF-8, header row; see cli/report.py); the rows written.
+
+    On a write error the message is printed and the command exits with 1.
+    """
+    count = 0
+    try:
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(row)
+                count += 1
+    except OSError as exc:
+        console.print(f"error: cannot write {path}: {exc.strerror}", markup=False, highlight=False)
+        sys.exit(EXIT_RUNTIME)
+    console.print(f"{count} rows written to {path}", markup=False, highlight=False)
+    return count

@@ -29,28 +29,35 @@ asks for the delimiter.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
 import math
 import re
 import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, config_option, console, load_config, out
+from stadtnetz.cli.common import (
+    EXIT_CONFIG,
+    EXIT_RUNTIME,
+    REPORT_TIMEZONE,
+    config_option,
+    console,
+    load_config,
+    out,
+    until_callback,
+    write_csv,
+)
 from stadtnetz.model import DEVICE_LABELS
 from stadtnetz.units import parse_duration
 
 if TYPE_CHECKING:
     from stadtnetz.history import Outage
 
-REPORT_TIMEZONE = "Europe/Berlin"
 CSV_COLUMNS = (
     *DEVICE_LABELS,
     "availability_percent",
@@ -78,17 +85,6 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 def _period(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     try:
         return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _until(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float:
-    if value is None:
-        return time.time()
-    from stadtnetz.maintenance import parse_instant
-
-    try:
-        return parse_instant(value, REPORT_TIMEZONE).timestamp()
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -144,7 +140,7 @@ def report() -> None:
 @click.option(
     "--until",
     default=None,
-    callback=_until,
+    callback=until_callback,
     metavar="TIME",
     help="End of the period (ISO 8601, e.g. 2026-04-01T00:00; no offset = Europe/Berlin). Default: now.",
 )
@@ -250,27 +246,21 @@ def availability_report(
     )
     out.print(table)
     if csv_path is not None:
-        try:
-            with csv_path.open("w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(CSV_COLUMNS)
-                for device_id in ordered:
-                    device = by_id[device_id]
-                    value = seconds[device_id]
-                    writer.writerow(
-                        (
-                            *device.identity,
-                            "" if value.ratio is None else f"{value.ratio * 100:.6f}",
-                            outage_counts[device_id],
-                            f"{value.downtime_seconds:.3f}",
-                            f"{value.maintenance_seconds:.3f}",
-                            f"{value.observed_seconds:.3f}",
-                        )
-                    )
-        except OSError as exc:
-            console.print(f"error: cannot write {csv_path}: {exc.strerror}", markup=False, highlight=False)
-            sys.exit(EXIT_RUNTIME)
-        console.print(f"{len(ordered)} rows written to {csv_path}", markup=False, highlight=False)
+        write_csv(
+            csv_path,
+            CSV_COLUMNS,
+            (
+                (
+                    *by_id[device_id].identity,
+                    "" if seconds[device_id].ratio is None else f"{seconds[device_id].ratio * 100:.6f}",
+                    outage_counts[device_id],
+                    f"{seconds[device_id].downtime_seconds:.3f}",
+                    f"{seconds[device_id].maintenance_seconds:.3f}",
+                    f"{seconds[device_id].observed_seconds:.3f}",
+                )
+                for device_id in ordered
+            ),
+        )
 
 
 def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[dt.datetime, dt.datetime]:
@@ -388,32 +378,28 @@ def chargers_report(config_path: Path, month: tuple[dt.datetime, dt.datetime], c
         highlight=False,
     )
     if csv_path is not None:
-        try:
-            with csv_path.open("w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(CHARGER_CSV_COLUMNS)
-                for charger_id, number, value, outages in rows:
-                    charger = chargers[charger_id]
-                    ratio = value.nevi_ratio
-                    writer.writerow(
-                        (
-                            charger_id,
-                            number,
-                            charger.site,
-                            charger.district,
-                            "" if ratio is None else f"{ratio * 100:.6f}",
-                            "" if ratio is None else ("yes" if ratio >= target else "no"),
-                            outages,
-                            f"{value.downtime_seconds / 60:.3f}",
-                            f"{value.maintenance_seconds / 60:.3f}",
-                            f"{value.observed_seconds / 60:.3f}",
-                            f"{(month_seconds - value.observed_seconds) / 60:.3f}",
-                        )
-                    )
-        except OSError as exc:
-            console.print(f"error: cannot write {csv_path}: {exc.strerror}", markup=False, highlight=False)
-            sys.exit(EXIT_RUNTIME)
-        console.print(f"{len(rows)} rows written to {csv_path}", markup=False, highlight=False)
+        write_csv(csv_path, CHARGER_CSV_COLUMNS, _charger_rows(rows, chargers, target, month_seconds))
+
+
+def _charger_rows(
+    rows: list[tuple[str, int, Any, int]], chargers: dict[str, Any], target: float, month_seconds: float
+) -> Iterable[tuple[object, ...]]:
+    for charger_id, number, value, outages in rows:
+        charger = chargers[charger_id]
+        ratio = value.nevi_ratio
+        yield (
+            charger_id,
+            number,
+            charger.site,
+            charger.district,
+            "" if ratio is None else f"{ratio * 100:.6f}",
+            "" if ratio is None else ("yes" if ratio >= target else "no"),
+            outages,
+            f"{value.downtime_seconds / 60:.3f}",
+            f"{value.maintenance_seconds / 60:.3f}",
+            f"{value.observed_seconds / 60:.3f}",
+            f"{(month_seconds - value.observed_seconds) / 60:.3f}",
+        )
 
 
 def _minutes(seconds: float) -> str:

@@ -26,6 +26,7 @@ class PlannedAddress:
     funding_class: str
     eligible: bool | None  # Gigabit-Richtlinie 2.0; None: speed not known
     cell: str  # its 100 m INSPIRE cell
+    district: str  # the district of the nearest placed device (address lists carry no districts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class Plan:
     cells: list[Cell]
     with_history: bool
     unplaced_devices: list[str] = field(default_factory=list)  # ids of devices without coordinates
+    fibre_points: list[Device] = field(default_factory=list)  # the placed devices on fibre backhaul
+    fibre_lines: list[tuple[tuple[float, float], ...]] = field(default_factory=list)  # (lon, lat) vertices
     sources: list[str] = field(default_factory=list)  # the input files, for the metadata
 
 
@@ -67,22 +70,35 @@ def make_plan(
     figures = link_figures(devices, history, start, now)
     nodes, spans = nodes_and_spans(devices, figures, routes)
     fibre_points = [node.device for node in nodes if node.device.backhaul == "fibre"]
-    fibre_lines = [
+    fibre_lines: list[tuple[tuple[float, float], ...]] = [
         span.route or ((span.device.lon, span.device.lat), (span.upstream.lon, span.upstream.lat))
         for span in spans
         if span.device.backhaul == "fibre"
     ]
-    reaches = reach(addresses, fibre_points, fibre_lines, settings)  # type: ignore[arg-type]
+    reaches = reach(addresses, fibre_points, fibre_lines, settings)
+    districts = _districts(addresses, [node.device for node in nodes], settings)
     eastings, northings = project_to_grid([a.lon for a in addresses], [a.lat for a in addresses])
     planned = []
-    for address, address_reach, east, north in zip(addresses, reaches, eastings, northings, strict=True):
+    for address, address_reach, east, north, district in zip(
+        addresses, reaches, eastings, northings, districts, strict=True
+    ):
         klass, is_eligible = classify(
             address.download_mbit_s, address.upload_mbit_s, address.technology, settings.funding
         )
-        planned.append(PlannedAddress(address, address_reach, klass, is_eligible, cell_id(east, north)))
+        planned.append(PlannedAddress(address, address_reach, klass, is_eligible, cell_id(east, north), district))
     cells = _cells(planned, eastings, northings)
     unplaced = [device.id for device in devices if device.lat is None or device.lon is None]
-    return Plan(settings, now, (start, now), nodes, spans, planned, cells, history is not None, unplaced)
+    return Plan(
+        settings, now, (start, now), nodes, spans, planned, cells, history is not None, unplaced,
+        fibre_points=fibre_points, fibre_lines=fibre_lines,
+    )
+
+
+def _districts(addresses: Sequence[Address], placed: Sequence[Device], settings: PlanningSettings) -> list[str]:
+    """The district of each address's nearest placed device ("" without any)."""
+    nearest = reach(addresses, placed, (), settings)
+    district = {device.id: device.district for device in placed}
+    return [district.get(item.nearest, "") if item.nearest else "" for item in nearest]
 
 
 def _cells(planned: Sequence[PlannedAddress], eastings: Sequence[float], northings: Sequence[float]) -> list[Cell]:

@@ -39,51 +39,59 @@ def reach(
     settings: PlanningSettings,
 ) -> list[Reach]:
     """The :class:`Reach` of every address, in order; ``fibre_lines`` are (lon, lat) vertex lists."""
-    if not addresses:
+    return reach_points(
+        [a.lon for a in addresses], [a.lat for a in addresses], [a.surface for a in addresses],
+        fibre_points, fibre_lines, settings,
+    )
+
+
+def reach_points(
+    lons: Sequence[float],
+    lats: Sequence[float],
+    surfaces: Sequence[str],
+    fibre_points: Sequence[Device],
+    fibre_lines: Sequence[Sequence[tuple[float, float]]],
+    settings: PlanningSettings,
+) -> list[Reach]:
+    """The :class:`Reach` of every WGS84 point (addresses, or devices on DSL/LTE looking for a fibre upgrade)."""
+    count = len(lons)
+    if not count:
         return []
     if not fibre_points:
-        return [Reach(None, None, None, None, None) for _ in addresses]
+        return [Reach(None, None, None, None, None) for _ in range(count)]
     import numpy as np
     import shapely
     from pyproj import Geod, Transformer
 
     project = Transformer.from_crs(4326, settings.crs, always_xy=True)
-    address_x, address_y = project.transform(
-        np.fromiter((a.lon for a in addresses), float, len(addresses)),
-        np.fromiter((a.lat for a in addresses), float, len(addresses)),
-    )
+    lon_array, lat_array = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+    x, y = project.transform(lon_array, lat_array)
     point_lons = np.array([device.lon for device in fibre_points], dtype=float)
     point_lats = np.array([device.lat for device in fibre_points], dtype=float)
     point_x, point_y = project.transform(point_lons, point_lats)
-    address_geoms = shapely.points(address_x, address_y)
-    point_tree = shapely.STRtree(shapely.points(point_x, point_y))
-    nearest_index = _nearest(point_tree, address_geoms)[0]
-    address_lons = np.fromiter((a.lon for a in addresses), float, len(addresses))
-    address_lats = np.fromiter((a.lat for a in addresses), float, len(addresses))
-    _, _, straight = Geod(ellps="WGS84").inv(
-        address_lons, address_lats, point_lons[nearest_index], point_lats[nearest_index]
-    )
-    to_line = np.array(straight, dtype=float)
+    geometries = shapely.points(x, y)
+    nearest_index = _nearest(shapely.STRtree(shapely.points(point_x, point_y)), geometries)[0]
+    _, _, straight = Geod(ellps="WGS84").inv(lon_array, lat_array, point_lons[nearest_index], point_lats[nearest_index])
+    straight = np.asarray(straight, dtype=float)
+    to_line = straight.copy()
     if fibre_lines:
         lines = [
             shapely.linestrings(np.column_stack(project.transform(*np.array(vertices, dtype=float).T)))
             for vertices in fibre_lines
         ]
-        to_line = np.minimum(to_line, _nearest(shapely.STRtree(lines), address_geoms)[1])
+        to_line = np.minimum(to_line, _nearest(shapely.STRtree(lines), geometries)[1])
     costs = dict(settings.cost_per_metre)
-    result = []
-    for index, address in enumerate(addresses):
-        trench = float(to_line[index]) * settings.detour
-        result.append(
-            Reach(
-                nearest=fibre_points[int(nearest_index[index])].id,
-                straight_m=float(straight[index]),
-                to_line_m=float(to_line[index]),
-                trench_m=trench,
-                cost_eur=trench * costs[address.surface],
-            )
+    trench = to_line * settings.detour
+    return [
+        Reach(
+            nearest=fibre_points[int(nearest_index[index])].id,
+            straight_m=float(straight[index]),
+            to_line_m=float(to_line[index]),
+            trench_m=float(trench[index]),
+            cost_eur=float(trench[index]) * costs[surfaces[index]],
         )
-    return result
+        for index in range(count)
+    ]
 
 
 def _nearest(tree: object, geometries: object) -> tuple[object, object]:
