@@ -10,13 +10,19 @@ columns are ignored with a warning), decimal point or comma::
     A000001;Hauptstraße;12a;48990;Musterstadt;05999001;51.841200;8.263400;50;10;vdsl;versiegelt
 
 ``id`` is optional (else one is made from AGS, postcode, street and number, so it stays the same between exports);
-speeds and technology are today's best service, empty when not known; ``oberflaeche`` (versiegelt/unversiegelt) is
-what a trench to the building is dug through, empty for ``planning.default_surface``.
+speeds and technology are today's best service, empty when not known (an upload above the download is taken as
+written: the list reports what is offered, and symmetric or business lines exist); ``oberflaeche``
+(versiegelt/unversiegelt) is what a trench to the building is dug through, empty for ``planning.default_surface``.
+
+An address is listed once: two rows whose street and number differ only in case, spaces, hyphens, ß/ss, umlauts
+(ü/ue) or "Straße"/"Str." are the same address. A byte order mark (Excel's "CSV UTF-8") and Windows line endings
+are fine; a list with a header but no rows is a warning, a row with more cells than the header an error.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 import unicodedata
@@ -39,71 +45,114 @@ Problem = Callable[[str, str], None]  # (column, message): reports one problem o
 
 @dataclass(frozen=True, slots=True)
 class AddressList:
-    """The addresses of every list, in file and row order, and the warnings (ignored columns)."""
+    """The addresses of every list, in file and row order, and the warnings (ignored columns, empty lists)."""
 
     addresses: list[Address]
     warnings: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One data row as read: its address (None if a cell was wrong) and what the duplicate checks compare."""
+
+    line: int
+    source: str  # FILE:LINE
+    address: Address | None
+    id: str  # the id column's, else derived; "" if neither can be had
+    derived: bool  # the id was made from AGS, postcode, street and number
+    place: tuple[str, str, str] | None  # street, number (both _normal) and postcode; None if a cell is missing
+    label: str  # "Hauptstraße 12a, 48990", for messages
+
+
 def load_addresses(planning: PlanningSettings) -> AddressList:
-    """Read every address list of ``planning``; raise :class:`ConfigError` naming every problem at once."""
+    """Read every address list of ``planning``; raise :class:`ConfigError` naming every problem at once.
+
+    A row with a wrong cell still takes part in the duplicate checks, so one run reports everything.
+    """
     reporter = _Collector()
     addresses: list[Address] = []
     seen_ids: dict[str, str] = {}
     seen_places: dict[tuple[str, str, str], str] = {}
     for path in planning.address_files:
         reporter.register(path)
-        for address, where in _read_file(path, planning, reporter):
-            if address.id in seen_ids:
-                reporter.error(Where(path, where.line, f"{where.field}: id"), (
-                    f"id {address.id!r} is already used at {seen_ids[address.id]}; ids must be unique"
+        for row in _read_file(path, planning, reporter):
+            repeated = False
+            place_field = f"row {row.line}: strasse, hausnummer, plz"
+            if row.place is not None and row.place in seen_places:
+                repeated = True
+                reporter.error(Where(path, row.line, place_field), (
+                    f"{row.label} is already listed at {seen_places[row.place]}; each address once"
                 ))
-                continue
-            place = (_normal(address.street), _normal(address.house_number), address.postcode)
-            if place in seen_places:
-                reporter.error(Where(path, where.line, where.field), (
-                    f"{address.street} {address.house_number}, {address.postcode} is already listed at "
-                    f"{seen_places[place]}; each address once"
-                ))
-                continue
-            seen_ids[address.id] = address.source
-            seen_places[place] = address.source
-            addresses.append(address)
+            elif row.place is not None:
+                seen_places[row.place] = row.source
+            if row.id and row.id in seen_ids and not (row.derived and repeated):
+                repeated = True
+                if row.derived:
+                    reporter.error(Where(path, row.line, place_field), (
+                        f"{row.label} makes the same id {row.id!r} as the address at {seen_ids[row.id]} (an id is "
+                        "made from ags, plz, strasse and hausnummer when the list has none); give the list an id "
+                        "column, or list each address once"
+                    ))
+                else:
+                    reporter.error(Where(path, row.line, f"row {row.line}: id"), (
+                        f"id {row.id!r} is already used at {seen_ids[row.id]}; ids must be unique"
+                    ))
+            elif row.id:
+                seen_ids.setdefault(row.id, row.source)
+            if row.address is not None and not repeated:
+                addresses.append(row.address)
     if reporter.errors:
         raise ConfigError(reporter.ordered(reporter.errors))
     return AddressList(addresses, [str(issue) for issue in reporter.ordered(reporter.warnings)])
 
 
-def _read_file(
-    path: Path, planning: PlanningSettings, reporter: _Collector
-) -> list[tuple[Address, Where]]:
+def _read_file(path: Path, planning: PlanningSettings, reporter: _Collector) -> list[_Row]:
+    text = _text(path, reporter)
+    if text is None:
+        return []
+    rows: list[_Row] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        header = next(reader, None)
+        columns = _read_header(path, header, reporter)
+        if header is None or columns is None:
+            return []
+        line = reader.line_num + 1
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                rows.append(_read_row(path, line, cells, len(header), columns, planning, reporter))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        reporter.error(Where(path, reader.line_num or None, "planning.addresses"), (
+            f"cannot read the address list: {exc}; save it as UTF-8 CSV with ';' between columns"
+        ))
+        return []
+    if not rows:
+        reporter.warning(Where(path, 1, "header"), "the address list has a header but no addresses")
+    return rows
+
+
+def _text(path: Path, reporter: _Collector) -> str | None:
+    """The file's text (UTF-8, a byte order mark as Excel writes it is dropped); None after reporting why not."""
+    try:
+        data = path.read_bytes()
     except OSError as exc:
         reporter.error(Where(path, None, "planning.addresses"), f"cannot read the address list: {exc.strerror or exc}")
-        return []
-    rows: list[tuple[Address, Where]] = []
-    with handle:
-        reader = csv.reader(handle, delimiter=";")
-        try:
-            header = next(reader, None)
-            columns = _read_header(path, header, reporter)
-            if columns is None:
-                return []
-            line = reader.line_num + 1
-            for row in reader:
-                if any(cell.strip() for cell in row):
-                    where = Where(path, line, f"row {line}")
-                    address = _read_row(path, line, row, columns, planning, where, reporter)
-                    if address is not None:
-                        rows.append((address, where))
-                line = reader.line_num + 1
-        except (csv.Error, UnicodeDecodeError) as exc:
-            reporter.error(Where(path, reader.line_num or None, "planning.addresses"), (
-                f"cannot read the address list: {exc}; save it as UTF-8 CSV with ';' between columns"
-            ))
-            return []
-    return rows
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        reporter.error(Where(path, 1, "planning.addresses"), (
+            "the address list is UTF-16 (Excel's \"Unicode text\"): save it as \"CSV UTF-8\" with ';' between columns"
+        ))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        reporter.error(Where(path, line, "planning.addresses"), (
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} on this line; Windows-1252?): save the address list as "
+            "\"CSV UTF-8\" with ';' between columns"
+        ))
+        return None
 
 
 def _read_header(path: Path, header: list[str] | None, reporter: _Collector) -> dict[str, int] | None:
@@ -137,26 +186,32 @@ def _read_row(
     path: Path,
     line: int,
     row: list[str],
+    width: int,
     columns: dict[str, int],
     planning: PlanningSettings,
-    where: Where,
     reporter: _Collector,
-) -> Address | None:
+) -> _Row:
     cells = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
     broken = False
 
     def problem(column: str, message: str) -> None:
         nonlocal broken
         broken = True
-        reporter.error(Where(path, line, f"{where.field}: {column}"), message)
+        reporter.error(Where(path, line, f"row {line}: {column}" if column else f"row {line}"), message)
 
+    if any(cell.strip() for cell in row[width:]):
+        problem("", (
+            f"{len(row)} cells, but the header has {width} columns: is there a ';' in a value? put that value in "
+            "double quotes"
+        ))
     for name in ("strasse", "hausnummer", "ort"):
         if not cells[name]:
             problem(name, f"{name} is empty; every address needs strasse, hausnummer, plz and ort")
-    if not _POSTCODE.fullmatch(cells["plz"]):
+    postcode_ok = bool(_POSTCODE.fullmatch(cells["plz"]))
+    if not postcode_ok:
         problem("plz", f"a postcode has 5 digits, not {cells['plz']!r}")
     ags = cells["ags"]
-    if message := check_ags(ags):
+    if message := check_ags(ags, "the leading zero lost? format the ags column as text in the spreadsheet"):
         problem("ags", message)
     elif planning.ags and ags not in planning.ags:
         problem("ags", f"unknown Gemeindeschlüssel {ags}: planning.ags lists {', '.join(planning.ags)}")
@@ -177,42 +232,54 @@ def _read_row(
     address_id = cells.get("id", "")
     if address_id and not _ID.fullmatch(address_id):
         problem("id", f"an id is letters, digits and . _ : - (starting with a letter or digit), not {address_id!r}")
-    if broken or coordinates is None:
-        return None
-    return Address(
-        id=address_id or _derived_id(ags, cells["plz"], cells["strasse"], cells["hausnummer"]),
-        street=cells["strasse"],
-        house_number=cells["hausnummer"],
-        postcode=cells["plz"],
-        town=cells["ort"],
-        ags=ags,
-        lat=coordinates[0],
-        lon=coordinates[1],
-        download_mbit_s=speeds["download_mbit_s"],
-        upload_mbit_s=speeds["upload_mbit_s"],
-        technology=technology,
-        surface=surface,
-        source=f"{path}:{line}",
-    )
+        address_id = ""
+    has_place = bool(cells["strasse"] and cells["hausnummer"] and postcode_ok)
+    derived = not cells.get("id", "")
+    if derived and has_place and not check_ags(ags):
+        address_id = _derived_id(ags, cells["plz"], cells["strasse"], cells["hausnummer"])
+    place = (_normal(cells["strasse"]), _normal(cells["hausnummer"]), cells["plz"]) if has_place else None
+    label = f"{cells['strasse']} {cells['hausnummer']}, {cells['plz']}"
+    address = None
+    if not broken and coordinates is not None:
+        address = Address(
+            id=address_id,
+            street=cells["strasse"],
+            house_number=cells["hausnummer"],
+            postcode=cells["plz"],
+            town=cells["ort"],
+            ags=ags,
+            lat=coordinates[0],
+            lon=coordinates[1],
+            download_mbit_s=speeds["download_mbit_s"],
+            upload_mbit_s=speeds["upload_mbit_s"],
+            technology=technology,
+            surface=surface,
+            source=f"{path}:{line}",
+        )
+    return _Row(line, f"{path}:{line}", address, address_id, derived, place, label)
 
 
 def _coordinates(cells: dict[str, str], planning: PlanningSettings, report: Problem) -> tuple[float, float] | None:
-    if not cells["lat"] or not cells["lon"]:
-        column = "lat" if not cells["lat"] else "lon"
-        report(column, "an address without coordinates cannot be placed: give lat and lon in WGS84 degrees")
-        return None
-    values = []
+    values: dict[str, float] = {}
     for name, limit in (("lat", 90.0), ("lon", 180.0)):
+        if not cells[name]:
+            report(name, f"{name} is empty: an address without coordinates cannot be placed; give lat and lon in "
+                   "WGS84 degrees")
+            continue
         number = _decimal(cells[name])
         if number is None or abs(number) > limit:
             report(name, f"{name} must be a number of degrees within ±{limit:g}, not {cells[name]!r}")
-            return None
-        values.append(number)
-    lat, lon = values
+            continue
+        values[name] = number
+    if len(values) < 2:
+        return None
+    lat, lon = values["lat"], values["lon"]
     if planning.area is not None:
         south, west, north, east = planning.area
-        if not (south <= lat <= north and west <= lon <= east):
-            report("lat", (
+        inside = {"lat": south <= lat <= north, "lon": west <= lon <= east}
+        outside = [name for name, within in inside.items() if not within]
+        if outside:
+            report(", ".join(outside), (
                 f"{lat:g} N, {lon:g} E lies outside the planning area ({south:g}..{north:g} N, {west:g}..{east:g} E);"
                 " check the coordinates (lat and lon swapped?) or planning.area"
             ))
@@ -239,8 +306,10 @@ def _decimal(text: str) -> float | None:
 
 
 def _normal(text: str) -> str:
-    """Street and house number as compared for duplicates: case, spaces, ß/ss and "str." folded."""
+    """Street and house number as compared for duplicates: case, spaces and hyphens, ß/ss, ä/ae (ö, ü) and
+    "Straße"/"Strasse"/"Str." folded."""
     folded = unicodedata.normalize("NFKC", text).casefold().replace("ß", "ss")
+    folded = folded.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
     folded = re.sub(r"str(asse|\.)", "str", folded)
     return re.sub(r"[\s-]+", "", folded)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,13 +140,36 @@ _TYPE_MESSAGES = {
 }
 
 
+def _holder(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose field ``loc[-1]`` is: ``model`` itself, or a nested one (``planning.area``); None if unknown."""
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list field: the item's model is the list's
+        info = model.model_fields.get(str(part))
+        nested = _model_in(info.annotation) if info is not None else None
+        if nested is None:
+            return None
+        model = nested
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        if (found := _model_in(argument)) is not None:
+            return found
+    return None
+
+
 def _message(error: Mapping[str, Any], model: type[BaseModel], sensitive: bool) -> str:
     kind = error["type"]
     loc = error["loc"]
     fields = list(model.model_fields)
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        allowed = fields if len(loc) == 1 else []
+        holder = _holder(model, loc)
+        allowed = list(holder.model_fields) if holder is not None else []
         message = f"unknown field {key!r}"
         if allowed:
             message += f" (allowed: {', '.join(allowed)})"
@@ -154,8 +178,10 @@ def _message(error: Mapping[str, Any], model: type[BaseModel], sensitive: bool) 
                 message += f"; did you mean {close[0]!r}?"
         return message
     if kind == "missing":
-        required = [name for name, info in model.model_fields.items() if info.is_required()]
-        return f"missing required field {loc[-1]!r} (required: {', '.join(required)})"
+        holder = _holder(model, loc)
+        required = [name for name, info in holder.model_fields.items() if info.is_required()] if holder else []
+        listed = f" (required: {', '.join(required)})" if required else ""
+        return f"missing required field {loc[-1]!r}{listed}"
     if kind in ("value_error", "assertion_error"):
         return str(error["ctx"]["error"])
     if kind in _TYPE_MESSAGES:

@@ -46,6 +46,7 @@ from stadtnetz.config.schema import (
 from stadtnetz.config.sections import SectionReader, _SectionOnce
 from stadtnetz.config.yaml_lines import _Document, _parse_yaml, join_path
 from stadtnetz.model import (
+    Device,
     HistorySettings,
     InfluxSettings,
     Inventory,
@@ -246,6 +247,23 @@ class _Loader(SectionReader, CrossChecks):
         seen.where = where
         return True
 
+    def check_planning_area(self, devices: list[Device]) -> None:
+        """A device outside ``planning.area`` is a warning: swapped coordinates, or an upstream outside the town."""
+        area = self.planning.area if self.planning is not None else None
+        if area is None:
+            return
+        south, west, north, east = area
+        origins = {entry.id: entry.origin for entry in self.entries}
+        for device in devices:
+            if device.lat is None or device.lon is None or device.id not in origins:
+                continue
+            if not (south <= device.lat <= north and west <= device.lon <= east):
+                self.reporter.warning(origins[device.id].at("lat"), (
+                    f"{device.lat:g} N, {device.lon:g} E lies outside planning.area ({south:g}..{north:g} N, "
+                    f"{west:g}..{east:g} E); check the coordinates (lat and lon swapped?), or widen the area if the "
+                    "device stands outside on purpose"
+                ))
+
     def read_inventories(self) -> bool:
         """Read every CSV inventory; False if any file (YAML or CSV) was unusable."""
         usable = not self.unreadable
@@ -295,6 +313,7 @@ def load_inventory(
     chargers = loader.resolve_chargers(devices)
     maintenance = loader.maintenance_windows(devices, groups, chargers)
     loader.check_influx_precision(devices)
+    loader.check_planning_area(devices)
     if loader.device_items == 0 and not loader.chargers and files_usable:
         reporter.error(
             loader.root_devices_where or Where(path, None, "devices"),

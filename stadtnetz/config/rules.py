@@ -1,9 +1,10 @@
 """The rules for single values of the configuration, and the ``Annotated`` types the schema is written in.
 
 Owns the field rules shared by the YAML schema and the CSV import (device ids, names, kinds, addresses, ports,
-coordinates), so both say the same thing about the same mistake, and the pydantic validators of every other value:
-text, whole numbers, listen addresses, SNMP versions, secret references (resolved, never echoed), engine IDs, time
-zones, InfluxDB URLs, spool sizes and the OCPP endpoint's numbers.
+coordinates; the Gemeindeschlüssel, shared with the address lists), so both say the same thing about the same
+mistake, and the pydantic validators of every other value: text, whole numbers, listen addresses, SNMP versions,
+secret references (resolved, never echoed), engine IDs, time zones, InfluxDB URLs, spool sizes, the OCPP endpoint's
+numbers and the planning section's (CRS, costs, bandwidth thresholds, detour factor).
 """
 
 from __future__ import annotations
@@ -321,23 +322,51 @@ def _connectors(value: Any) -> int:
 AGS = re.compile(r"\d{8}")
 
 
-def check_ags(text: str) -> str | None:
+def check_ags(text: str, lost_zero: str = "a leading zero lost?") -> str | None:
+    """The problem with ``text`` as a Gemeindeschlüssel, or None; ``lost_zero`` is the hint for 7 digits."""
     if not AGS.fullmatch(text):
-        return f"an Amtlicher Gemeindeschlüssel has 8 digits, e.g. 05566012, not {text!r}"
+        hint = f" ({lost_zero})" if re.fullmatch(r"\d{7}", text) else ""
+        return f"an Amtlicher Gemeindeschlüssel has 8 digits, e.g. 05566012, not {text!r}{hint}"
     return None
 
 
-def _ags_list(value: Any) -> list[str]:
-    items = _one_or_list(value) or []
-    result = []
-    for item in items:
-        if isinstance(item, int) and not isinstance(item, bool):
-            raise ValueError(f"write the Gemeindeschlüssel in quotes ('0{item}'?): unquoted, YAML reads it as a number")
-        text = _text(item)
-        if message := check_ags(text):
-            raise ValueError(message)
-        result.append(text)
-    return result
+def _ags(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # never guess the digits back: 05566012 unquoted is the octal number 1502218, 5999001 lost a zero
+        raise ValueError(
+            "write the Gemeindeschlüssel in quotes, e.g. '05566012': unquoted, YAML reads it as a number "
+            "(a leading zero is lost, and digits 0-7 after a leading zero are read as octal)"
+        )
+    text = _text(value)
+    if message := check_ags(text):
+        raise ValueError(message)
+    return text
+
+
+def _ags_list(value: Any) -> Any:
+    """One Gemeindeschlüssel or a list of them; each item is checked on its own (:data:`AgsCode`), at its line."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+AgsCode = Annotated[str, BeforeValidator(_ags)]
+
+
+PLANNING_CRS = {25832: "ETRS89 / UTM zone 32N", 25833: "ETRS89 / UTM zone 33N, east of 12° E"}
+
+
+def _crs(value: Any) -> int:
+    code = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        code = value
+    elif isinstance(value, str) and value.strip().upper().removeprefix("EPSG:").isdigit():
+        code = int(value.strip().upper().removeprefix("EPSG:"))
+    if code not in PLANNING_CRS:
+        allowed = " or ".join(f"{number} ({name})" for number, name in PLANNING_CRS.items())
+        degrees = "; 4326 is WGS84 in degrees, the export measures in metres" if code == 4326 else ""
+        raise ValueError(f"unsupported CRS {describe(value)}: use EPSG {allowed}{degrees}")
+    return code
 
 
 def _number(value: Any, what: str) -> float:

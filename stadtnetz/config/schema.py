@@ -11,12 +11,14 @@ annotations`` pydantic resolves them through this module's globals.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from stadtnetz.config.rules import (
     Address,
+    AgsCode,
     Backhaul,
     DeviceId,
     Duration,
@@ -36,6 +38,7 @@ from stadtnetz.config.rules import (
     Text,
     _ags_list,
     _connectors,
+    _crs,
     _detour,
     _dict_or_none,
     _engine_id,
@@ -587,7 +590,7 @@ class ChargerSpec(_Spec):
 
 
 class PlanningAreaSpec(_Spec):
-    """``planning.area``: the bounding box every address and device of the plan must lie in."""
+    """``planning.area``: the bounding box every address of the plan must lie in (a device outside: a warning)."""
 
     south: Latitude = Field(description="degrees north of the box's southern edge", examples=[51.74])
     west: Longitude = Field(description="degrees east of its western edge", examples=[8.13])
@@ -596,8 +599,16 @@ class PlanningAreaSpec(_Spec):
 
     @model_validator(mode="after")
     def _ordered(self) -> PlanningAreaSpec:
-        if not (self.south < self.north and self.west < self.east):
-            raise ValueError("south must be below north and west below east")
+        wrong = [
+            f"{low} ({low_value:g}) must be below {high} ({high_value:g})"
+            for low, low_value, high, high_value in (
+                ("south", self.south, "north", self.north),
+                ("west", self.west, "east", self.east),
+            )
+            if low_value >= high_value
+        ]
+        if wrong:
+            raise ValueError(f"{' and '.join(wrong)}: the box is south, west, north, east in degrees")
         return self
 
 
@@ -625,10 +636,18 @@ class FundingSpec(_Spec):
 
     @model_validator(mode="after")
     def _ordered(self) -> FundingSpec:
-        if not self.white <= self.grey <= self.download <= self.gigabit:
-            raise ValueError("the thresholds must rise: white <= grey <= download <= gigabit")
+        rising = ("white", "grey", "download", "gigabit")
+        for low, high in itertools.pairwise(rising):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(
+                    f"the thresholds must rise, white <= grey <= download <= gigabit: here {low} "
+                    f"{getattr(self, low):g} > {high} {getattr(self, high):g}"
+                )
         if not self.grey <= self.symmetric <= self.download:
-            raise ValueError("symmetric must lie between grey and download")
+            raise ValueError(
+                f"symmetric must lie between grey ({self.grey:g}) and download ({self.download:g}), "
+                f"not {self.symmetric:g}"
+            )
         return self
 
 
@@ -645,9 +664,13 @@ class PlanningSpec(_Spec):
         description="trench routes: GeoJSON or GeoPackage lines with from/to device ids; else straight lines",
         examples=["example-city-trenches.geojson"],
     )
-    crs: Literal[25832, 25833] = Field(25832, description="the export's CRS: EPSG:25832 (UTM 32N) or 25833 in the east")
-    area: PlanningAreaSpec | None = Field(None, description="every address and device must lie in this box")
-    ags: Annotated[list[str], BeforeValidator(_ags_list)] = Field(
+    crs: Annotated[int, BeforeValidator(_crs)] = Field(
+        25832, description="the export's CRS: EPSG:25832 (UTM 32N) or 25833 in the east"
+    )
+    area: PlanningAreaSpec | None = Field(
+        None, description="every address must lie in this box; a device outside it is a warning"
+    )
+    ags: Annotated[list[AgsCode], BeforeValidator(_ags_list)] = Field(
         [],
         description="the Gemeindeschlüssel (8 digits, quoted) addresses may carry; empty: any",
         examples=[["05999001"]],

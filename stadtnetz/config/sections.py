@@ -227,26 +227,21 @@ class SectionReader:
     def process_planning(self, document: _Document, raw: dict) -> None:
         if not self.once(self.planning_seen, document, "planning"):
             return
-        spec = self.validate(document, "planning", PlanningSpec, raw)
+        # the fields that are fine are still used, so a missing file is reported together with a bad value
+        spec, _ = self.validate_partly(document, "planning", PlanningSpec, raw)
         if spec is None:
             return
-        files: list[Path] = []
+        files: dict[Path, Where] = {}
         for index, name in enumerate(spec.addresses):
-            path = Path(os.path.normpath(document.file.parent / name))
-            if not path.is_file():
-                self.reporter.error(
-                    document.where(join_path("planning.addresses", index)),
-                    f"address list {path} does not exist; paths are relative to this file",
-                )
-            files.append(path)
+            where = document.where(join_path("planning.addresses", index))
+            path = self.planning_file(document, where.field, name, "address list")
+            if path in files:
+                self.reporter.error(where, f"address list {path} is already named at {files[path]}; name each once")
+                continue
+            files[path] = where
         routes = None
         if spec.routes is not None:
-            routes = Path(os.path.normpath(document.file.parent / spec.routes))
-            if not routes.is_file():
-                self.reporter.error(
-                    document.where("planning.routes"),
-                    f"route file {routes} does not exist; paths are relative to this file",
-                )
+            routes = self.planning_file(document, "planning.routes", spec.routes, "route file")
         area = spec.area
         funding = spec.funding
         self.planning = PlanningSettings(
@@ -264,6 +259,14 @@ class SectionReader:
                 funding.white, funding.grey, funding.symmetric, funding.download, funding.gigabit
             ),
         )
+
+    def planning_file(self, document: _Document, field: str, name: str, what: str) -> Path:
+        """A file named in ``planning``, relative to this file; reported unless it is a file that exists."""
+        path = Path(os.path.normpath(document.file.parent / name.strip()))
+        if not path.is_file():
+            problem = "is a directory; name the file in it" if path.is_dir() else "does not exist"
+            self.reporter.error(document.where(field), f"{what} {path} {problem}; paths are relative to this file")
+        return path
 
     def process_credentials(self, document: _Document, name: str, raw: Any) -> None:
         path = join_path("credentials", name)
