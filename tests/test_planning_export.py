@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from stadtnetz.labels import Labels
 from stadtnetz.model import HistorySettings, MetricDef, MetricKind, Reading
 from stadtnetz.status.state import State
 from stadtnetz.status.topology import UNKNOWN, DeviceStatus, Status
+from tests.support.service_process import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[1]
 GEOD = Geod(ellps="WGS84")
@@ -68,7 +71,7 @@ def write_city(folder: Path, history: bool = True, routes: bool = True) -> Path:
     (folder / "community").write_text("public\n")
     lines = [
         "credentials:\n  c:\n    community: file:community\n",
-        "defaults:\n  credentials: c\n",
+        "defaults:\n  credentials: c\n  ping: false\n",  # nobody answers at 127.77.1.x: the figures do not need it
         "devices:\n",
     ]
     for number, (device_id, kind, lat, lon, upstream, backhaul) in enumerate(DEVICES, start=1):
@@ -433,3 +436,61 @@ def test_without_history_or_planning_the_commands_say_what_is_missing(tmp_path: 
     assert result.returncode == 2 and "no planning section" in result.stderr
     result = stadtnetz("export", "planning", "-c", str(config), "--out", str(tmp_path / "plan.txt"))
     assert result.returncode == 2 and "--format" in result.stderr
+
+
+def test_the_service_exports_the_planning_figures_promtool_clean(city, tmp_path: Path) -> None:
+    folder = tmp_path / "city"
+    shutil.copytree(city["folder"], folder)  # the service writes to its history: not to the other tests' copy
+    service = ServiceProcess(folder / "city.yaml", tmp_path / "service.log")
+    try:
+        deadline = time.monotonic() + 60
+        body = service.metrics()
+        while "\nstadtnetz_planning_last_success_timestamp_seconds " not in body and time.monotonic() < deadline:
+            time.sleep(0.5)
+            body = service.metrics()
+    finally:
+        service.stop()
+    assert "\nstadtnetz_planning_last_success_timestamp_seconds " in body, (tmp_path / "service.log").read_text()
+    samples = [line for line in body.splitlines() if line.startswith("stadtnetz_planning_")]
+    by_class: dict[str, float] = {}
+    for line in samples:
+        if line.startswith("stadtnetz_planning_addresses{"):
+            klass = line.split('funding_class="')[1].split('"')[0]
+            by_class[klass] = by_class.get(klass, 0) + float(line.rsplit(" ", 1)[1])
+    expected: dict[str, float] = {}
+    for klass in CLASS.values():
+        expected[klass] = expected.get(klass, 0) + 1
+    assert by_class == expected
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in samples}
+    assert values["stadtnetz_planning_errors_total"] == 0
+    assert sum(v for k, v in values.items() if k.startswith("stadtnetz_planning_gap_addresses{")) == 4  # A1 A2 A3 A5
+    report = stadtnetz("report", "gaps", "-c", str(city["config"]), "--until", _iso(T_END), "--csv", str(tmp_path))
+    assert report.returncode == 0, report.stderr
+    with (tmp_path / "clusters.csv").open(encoding="utf-8") as handle:
+        total = sum(float(row["cost_eur"]) for row in csv.DictReader(handle))
+    gap_cost = sum(v for k, v in values.items() if k.startswith("stadtnetz_planning_gap_cost_euros{"))
+    assert gap_cost == pytest.approx(total, abs=3)  # both rounded to the euro
+    families = "".join(line + "\n" for line in body.splitlines() if "stadtnetz_planning_" in line)
+    lint = subprocess.run(["promtool", "check", "metrics"], input=families.encode(), capture_output=True, timeout=60)
+    assert lint.returncode == 0 and lint.stdout + lint.stderr == b"", lint.stdout.decode() + lint.stderr.decode()
+
+
+def test_a_bad_address_list_is_logged_with_its_line_and_the_service_keeps_monitoring(tmp_path: Path) -> None:
+    config = write_city(tmp_path, history=False)
+    rows = (tmp_path / "addresses.csv").read_text().splitlines()
+    rows[3] = rows[3].replace(";03254021;", ";03254999;")  # A3 in a municipality the planning does not cover
+    (tmp_path / "addresses.csv").write_text("\n".join(rows) + "\n")
+    service = ServiceProcess(config, tmp_path / "service.log")
+    try:
+        deadline = time.monotonic() + 60
+        body = service.metrics()
+        while "\nstadtnetz_planning_errors_total 1.0" not in body and time.monotonic() < deadline:
+            time.sleep(0.5)
+            body = service.metrics()
+        assert service.healthy()
+    finally:
+        service.stop()
+    assert "\nstadtnetz_planning_errors_total 1.0" in body
+    assert "\nstadtnetz_planning_addresses{" not in body  # no figures rather than figures without A3
+    log = (tmp_path / "service.log").read_text()
+    assert f"{tmp_path / 'addresses.csv'}:4:" in log and "03254999" in log

@@ -33,6 +33,7 @@ from exporters.influx import InfluxExporter, InfluxStatsCollector
 from exporters.prometheus import CONTENT_TYPE, render_stream
 from stadtnetz.app.metrics import _DeviceTrapsCollector, _MaintenanceCollector
 from stadtnetz.app.on_demand import CoalescedChecks, OnDemandCollector
+from stadtnetz.app.planning_metrics import PlanningCollector, PlanningWatcher
 from stadtnetz.app.scheduler import Scheduler
 from stadtnetz.app.trap_log import TrapLog
 from stadtnetz.app.web import build_app
@@ -67,6 +68,7 @@ class Service:
     listen_port: int | None = None
     listen_socket: socket.socket | None = None  # a listening socket made beforehand (e.g. in another namespace)
     ping: bool = True  # probe devices with ICMP echo where their configuration says so
+    planning: bool = True  # export the planning figures (stadtnetz_planning_*) when the configuration has planning
 
     def __post_init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -301,6 +303,8 @@ class Service:
             await self._start_history()
         if self.central is not None:
             await self._start_ocpp()
+        if self.planning and self.inventory.planning is not None:
+            self._start_planning()
         if self.inventory.maintenance or self.chargers is not None:
             self.mark_maintenance()  # before the first scrape
             self._tasks.append(asyncio.create_task(self._maintenance_loop(), name="maintenance"))
@@ -331,6 +335,12 @@ class Service:
         if self.history is not None:
             self.history.record_samples(self.state, self.clock.time())
             await asyncio.to_thread(self.history.close)  # writes what is left, the current hour too
+
+    def _start_planning(self) -> None:
+        """The planning figures (app/planning_metrics.py), recomputed in a worker thread at start and hourly."""
+        self.planning_watcher = PlanningWatcher(self.inventory, self.clock)
+        self.registry.register(PlanningCollector(self.planning_watcher))
+        self._tasks.append(asyncio.create_task(self.planning_watcher.run(self._stop), name="planning"))
 
     # --- the embedded history (stadtnetz.history) ---
 

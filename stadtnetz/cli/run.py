@@ -58,7 +58,8 @@ def run(config_path: Path, shard: str | None, listen: str | None, log_level: str
     devices = shard_devices(inventory.devices, index, count)
 
     async def serve() -> None:
-        service = Service(inventory, library, devices, listen_host=host, listen_port=port)
+        # the planning figures are the whole city's: one shard (the first) exports them
+        service = Service(inventory, library, devices, listen_host=host, listen_port=port, planning=index == 0)
         stop = await until_signal(None)
         url = await service.start()
         share = f" (shard {index + 1}/{count} of {len(inventory.devices)})" if count > 1 else ""
