@@ -137,6 +137,7 @@ def export_planning(config_path: Path, out_path: Path, fmt: str | None, until: f
         f"({eligible} eligible for funding), {len(plan.cells)} grid cells; {time.perf_counter() - started:.1f} s",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     for path in written:
         out.print(str(path), markup=False, highlight=False)
