@@ -2,8 +2,9 @@
 
 Owns turning a running simulation into the inventory the service polls
 (what a configuration file would otherwise say: its devices and, with OCPP,
-its charge points behind their modems) and running both together: the city,
-the service, and the city's chargers dialling the service's OCPP endpoint.
+its charge points behind their modems; its simulated address list for the
+planning figures) and running both together: the city, the service, and the
+city's chargers dialling the service's OCPP endpoint.
 The demo takes the secure path too: its endpoint asks every charger for a
 password (ocpp.auth basic), one made up per run and known only to the
 process, which its simulated chargers present.
@@ -17,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulators.city import City
 from stadtnetz.app.service import Service
-from stadtnetz.model import Charger, Device, Inventory, OcppSettings, Settings, SnmpCredentials
+from stadtnetz.model import Charger, Device, Inventory, OcppSettings, PlanningSettings, Settings, SnmpCredentials
 from stadtnetz.secrets import Secret
 
 if TYPE_CHECKING:
@@ -67,6 +70,7 @@ def inventory_for_city(
             timeout=settings.timeout,
             retries=settings.retries,
             model=spec.model.name,
+            backhaul=spec.backhaul,
         )
         for spec in city.devices
     ]
@@ -95,6 +99,24 @@ def inventory_for_city(
             for spec in city.chargers
         ]
     return inventory
+
+
+def planning_for_city(city: City, folder: Path, seed: int) -> PlanningSettings:
+    """The city's planning inputs (simulators/addresses.py: about six addresses per device, and trench routes),
+    written into ``folder``, so the demo exports the ``stadtnetz_planning_*`` figures as a configured service does.
+    No area check: a city bigger than the default one spreads beyond :data:`simulators.addresses.CITY_AREA`."""
+    from simulators.addresses import (
+        CITY_AGS,
+        generate_addresses,
+        generate_routes,
+        write_addresses_csv,
+        write_routes_geojson,
+    )
+
+    addresses, routes = folder / "addresses.csv", folder / "trenches.geojson"
+    write_addresses_csv(generate_addresses(city, max(100, len(city.devices) * 6), seed), addresses)
+    write_routes_geojson(generate_routes(city, seed), routes)
+    return PlanningSettings(address_files=(addresses,), routes=routes, ags=(CITY_AGS,))
 
 
 def _free_or_any(host: str, port: int) -> int:
@@ -149,6 +171,7 @@ async def run_demo(
         simulation = await start_simulation(devices, seed=seed, port=0, netns=namespace)
     control_runner, control_url = None, ""
     scenarios = Scenarios(simulation.faults)
+    planning_folder = tempfile.TemporaryDirectory(prefix="stadtnetz-demo-planning-")
     try:
         if control is not None:
             control_runner, control_url = await serve_control(scenarios, control)
@@ -161,6 +184,7 @@ async def run_demo(
             heartbeat_interval=heartbeat_interval,
             charger_password=charger_password,
         )
+        inventory.planning = planning_for_city(simulation.city, Path(planning_folder.name), seed)
         service = Service(
             inventory, load_profiles(), inventory.devices, listen_socket=listen, ping=namespace is not None
         )
@@ -186,3 +210,4 @@ async def run_demo(
         if control_runner is not None:
             await control_runner.cleanup()
         await simulation.close()
+        planning_folder.cleanup()
