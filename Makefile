@@ -34,5 +34,6 @@ bench:
 	$(BIN)/python bench/influx_write.py
 	$(BIN)/python bench/capacity.py
 	$(BIN)/python bench/history_write.py
+	$(BIN)/python bench/planning_export.py
 	$(BIN)/python bench/ocpp_load.py
 	$(BIN)/python bench/simulator_capacity.py

@@ -110,9 +110,6 @@ def export_planning(config_path: Path, out_path: Path, fmt: str | None, until: f
     headroom, Engpass), adressen (funding class, nearest fibre point, distances, trench metres, cost),
     raster_100m (INSPIRE grid, EPSG:3035), ausbaucluster (unserved clusters by cost per address), metadaten.
     """
-    from exporters.gisnb import write_gisnb_zip
-    from exporters.planning import export as write_export
-    from stadtnetz.planning.gaps import gap_clusters
 
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(out_path.suffix.lower())
@@ -125,8 +122,13 @@ def export_planning(config_path: Path, out_path: Path, fmt: str | None, until: f
     plan = _plan(config_path, until)[1].plan
     try:
         if fmt == "gisnb":
+            from exporters.gisnb import write_gisnb_zip
+
             written = [write_gisnb_zip(plan, out_path)]
         else:
+            from exporters.planning import export as write_export
+            from stadtnetz.planning.gaps import gap_clusters
+
             written = write_export(plan, gap_clusters(plan), out_path, fmt)
     except OSError as exc:
         console.print(f"error: cannot write {out_path}: {exc}", markup=False, highlight=False)

@@ -22,6 +22,7 @@ are fine; a list with a header but no rows is a warning, a row with more cells t
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import re
@@ -193,6 +194,7 @@ def _read_row(
 ) -> _Row:
     cells = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
     broken = False
+    source = f"{path}:{line}"
 
     def problem(column: str, message: str) -> None:
         nonlocal broken
@@ -211,7 +213,7 @@ def _read_row(
     if not postcode_ok:
         problem("plz", f"a postcode has 5 digits, not {cells['plz']!r}")
     ags = cells["ags"]
-    if message := check_ags(ags, "the leading zero lost? format the ags column as text in the spreadsheet"):
+    if message := _ags_problem(ags):
         problem("ags", message)
     elif planning.ags and ags not in planning.ags:
         problem("ags", f"unknown Gemeindeschlüssel {ags}: planning.ags lists {', '.join(planning.ags)}")
@@ -235,7 +237,7 @@ def _read_row(
         address_id = ""
     has_place = bool(cells["strasse"] and cells["hausnummer"] and postcode_ok)
     derived = not cells.get("id", "")
-    if derived and has_place and not check_ags(ags):
+    if derived and has_place and not _ags_problem(ags):
         address_id = _derived_id(ags, cells["plz"], cells["strasse"], cells["hausnummer"])
     place = (_normal(cells["strasse"]), _normal(cells["hausnummer"]), cells["plz"]) if has_place else None
     label = f"{cells['strasse']} {cells['hausnummer']}, {cells['plz']}"
@@ -254,9 +256,14 @@ def _read_row(
             upload_mbit_s=speeds["upload_mbit_s"],
             technology=technology,
             surface=surface,
-            source=f"{path}:{line}",
+            source=source,
         )
-    return _Row(line, f"{path}:{line}", address, address_id, derived, place, label)
+    return _Row(line, source, address, address_id, derived, place, label)
+
+
+@functools.lru_cache(maxsize=1024)  # a list holds a handful of Gemeindeschlüssel
+def _ags_problem(ags: str) -> str | None:
+    return check_ags(ags, "the leading zero lost? format the ags column as text in the spreadsheet")
 
 
 def _coordinates(cells: dict[str, str], planning: PlanningSettings, report: Problem) -> tuple[float, float] | None:
@@ -305,6 +312,7 @@ def _decimal(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # streets repeat: a list of 20,000 addresses has a few hundred of them
 def _normal(text: str) -> str:
     """Street and house number as compared for duplicates: case, spaces and hyphens, ß/ss, ä/ae (ö, ü) and
     "Straße"/"Strasse"/"Str." folded."""

@@ -16,7 +16,7 @@ from stadtnetz.model import Address, Device, PlanningSettings
 from stadtnetz.planning.funding import classify, without_gigabit
 from stadtnetz.planning.grid import cell_corner, cell_id, project_to_grid
 from stadtnetz.planning.network import Node, Span, link_figures, nodes_and_spans
-from stadtnetz.planning.reach import Reach, reach
+from stadtnetz.planning.reach import Reach, nearest_indices, reach
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +95,14 @@ def make_plan(
 
 
 def _districts(addresses: Sequence[Address], placed: Sequence[Device], settings: PlanningSettings) -> list[str]:
-    """The district of each address's nearest placed device ("" without any)."""
-    nearest = reach(addresses, placed, (), settings)
-    district = {device.id: device.district for device in placed}
-    return [district.get(item.nearest, "") if item.nearest else "" for item in nearest]
+    """The district of each address's nearest placed device ("" without any), nearest in the plan's CRS."""
+    if not placed or not addresses:
+        return ["" for _ in addresses]
+    nearest = nearest_indices(
+        [a.lon for a in addresses], [a.lat for a in addresses],
+        [d.lon for d in placed], [d.lat for d in placed], settings.crs,  # type: ignore[misc]
+    )
+    return [placed[index].district for index in nearest]
 
 
 def _cells(planned: Sequence[PlannedAddress], eastings: Sequence[float], northings: Sequence[float]) -> list[Cell]:

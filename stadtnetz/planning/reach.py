@@ -94,6 +94,21 @@ def reach_points(
     ]
 
 
+def nearest_indices(
+    lons: Sequence[float], lats: Sequence[float], to_lons: Sequence[float], to_lats: Sequence[float], crs: int
+) -> list[int]:
+    """For each WGS84 point, the index of the nearest of the ``to`` points, nearest in ``crs`` (metres)."""
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+
+    project = Transformer.from_crs(4326, crs, always_xy=True)
+    x, y = project.transform(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+    to_x, to_y = project.transform(np.asarray(to_lons, dtype=float), np.asarray(to_lats, dtype=float))
+    found = _nearest(shapely.STRtree(shapely.points(to_x, to_y)), shapely.points(x, y))[0]
+    return [int(index) for index in found]  # type: ignore[attr-defined]
+
+
 def _nearest(tree: object, geometries: object) -> tuple[object, object]:
     """For each geometry, in order: the index of the nearest one in ``tree`` and the distance to it."""
     import numpy as np
