@@ -6,8 +6,7 @@ Run: ``python bench/planning_export.py`` (``--quick`` for a smoke run). Owns the
 Set-up (not timed, in a child process of its own): the simulated city (650 devices, seed 1), 20,000 of its
 addresses and its trench routes, written with the simulators' functions as the inventory CSV, the address CSV, the
 routes GeoJSON and a YAML configuration (``planning:`` area and AGS of the simulated town, the SNMP community as a
-``file:`` secret) into a temporary directory. Lists under 1,000 addresses (``--quick``) are drawn evenly from a
-list of 1,000: below about 900 the simulator places some addresses far off their streets.
+``file:`` secret) into a temporary directory.
 
 Measured, each in its own subprocess, three rounds interleaved (ours, peer, ours, peer, ...):
 
@@ -79,10 +78,6 @@ PEER_CRS = 25832
 PEER_DETOUR = 1.3
 PEER_COST_EUR_PER_M = {"versiegelt": 180.0, "unversiegelt": 70.0}
 PEER_THRESHOLDS = {"white": 30.0, "grey": 100.0, "symmetric": 200.0, "download": 500.0, "gigabit": 1000.0}
-# simulators.addresses.generate_addresses puts addresses thousands of km off their streets below about 900 (its
-# _fill widens the plot gap past the street lengths, and _street_plots still places a plot per side at
-# (0.2..0.8) x gap along each street): smaller lists are drawn evenly from a list of this many
-SIMULATOR_MIN_ADDRESSES = 1000
 TIE_M = 1e-3  # two fibre points this close in distance to an address are a tie
 
 
@@ -104,8 +99,7 @@ def write_inputs(folder: Path, addresses: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     city = generate_city(DEVICES, SEED)
     write_inventory_csv(city, folder / INVENTORY_FILE)
-    rows = generate_addresses(city, max(addresses, SIMULATOR_MIN_ADDRESSES), SEED)
-    rows = [rows[i * len(rows) // addresses] for i in range(addresses)]  # evenly spread over the list
+    rows = generate_addresses(city, addresses, SEED)
     south, west, north, east = CITY_AREA
     outside = [a.id for a in rows if not (south <= a.lat <= north and west <= a.lon <= east)]
     if outside:

@@ -138,7 +138,10 @@ def _street_plots(
         left = (along[1], -along[0])
         for side, sign in ((1, 1.0), (2, -1.0)):
             for n in range(max(1, int(length / gap))):
-                s = (n + rng.uniform(0.2, 0.8)) * gap
+                share = rng.uniform(0.2, 0.8)
+                s = (n + share) * gap
+                if s > length:  # a gap longer than the street (a small list): its one plot stays on it
+                    s = share * length
                 set_back = sign * rng.uniform(0.008, 0.018)
                 place = (start[0] + along[0] * s + left[0] * set_back, start[1] + along[1] * s + left[1] * set_back)
                 if rng.random() < keep(place):

@@ -188,3 +188,12 @@ def test_the_cli_writes_both_files_and_refuses_bad_arguments(tmp_path: Path, cap
         assert exited.value.code == 2
     assert not (tmp_path / "bad").exists()
     assert "--addresses" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("count", [50, 300, 900])
+def test_a_small_list_stays_on_its_streets_inside_the_area(city: City, count: int) -> None:
+    south, west, north, east = CITY_AREA
+    rows = generate_addresses(city, count, seed=1)
+    assert len(rows) == count
+    outside = [row for row in rows if not (south <= row.lat <= north and west <= row.lon <= east)]
+    assert not outside, f"{len(outside)} of {count} addresses outside the city, e.g. {outside[0]}"
