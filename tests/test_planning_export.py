@@ -438,18 +438,26 @@ def test_without_history_or_planning_the_commands_say_what_is_missing(tmp_path: 
     assert result.returncode == 2 and "--format" in result.stderr
 
 
+def scrape_until(config: Path, log: Path, needle: str, timeout: float = 60.0) -> str:
+    """Run the service on ``config`` until its /metrics holds ``needle`` (or the timeout); the last body. The
+    service must still be healthy then (a planning problem never stops the monitoring)."""
+    service = ServiceProcess(config, log)
+    try:
+        deadline = time.monotonic() + timeout
+        body = service.metrics()
+        while needle not in body and time.monotonic() < deadline:
+            time.sleep(0.5)
+            body = service.metrics()
+        assert service.healthy()
+    finally:
+        service.stop()
+    return body
+
+
 def test_the_service_exports_the_planning_figures_promtool_clean(city, tmp_path: Path) -> None:
     folder = tmp_path / "city"
     shutil.copytree(city["folder"], folder)  # the service writes to its history: not to the other tests' copy
-    service = ServiceProcess(folder / "city.yaml", tmp_path / "service.log")
-    try:
-        deadline = time.monotonic() + 60
-        body = service.metrics()
-        while "\nstadtnetz_planning_last_success_timestamp_seconds " not in body and time.monotonic() < deadline:
-            time.sleep(0.5)
-            body = service.metrics()
-    finally:
-        service.stop()
+    body = scrape_until(folder / "city.yaml", tmp_path / "service.log", "\nstadtnetz_planning_last_success_")
     assert "\nstadtnetz_planning_last_success_timestamp_seconds " in body, (tmp_path / "service.log").read_text()
     samples = [line for line in body.splitlines() if line.startswith("stadtnetz_planning_")]
     by_class: dict[str, float] = {}
@@ -480,16 +488,7 @@ def test_a_bad_address_list_is_logged_with_its_line_and_the_service_keeps_monito
     rows = (tmp_path / "addresses.csv").read_text().splitlines()
     rows[3] = rows[3].replace(";03254021;", ";03254999;")  # A3 in a municipality the planning does not cover
     (tmp_path / "addresses.csv").write_text("\n".join(rows) + "\n")
-    service = ServiceProcess(config, tmp_path / "service.log")
-    try:
-        deadline = time.monotonic() + 60
-        body = service.metrics()
-        while "\nstadtnetz_planning_errors_total 1.0" not in body and time.monotonic() < deadline:
-            time.sleep(0.5)
-            body = service.metrics()
-        assert service.healthy()
-    finally:
-        service.stop()
+    body = scrape_until(config, tmp_path / "service.log", "\nstadtnetz_planning_errors_total 1.0")
     assert "\nstadtnetz_planning_errors_total 1.0" in body
     assert "\nstadtnetz_planning_addresses{" not in body  # no figures rather than figures without A3
     log = (tmp_path / "service.log").read_text()

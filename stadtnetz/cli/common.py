@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -62,13 +62,22 @@ def load_config(config_path: Path) -> tuple[Inventory, ProfileLibrary]:
         inventory = load_inventory(config_path, known_profiles=profile_names())
         library = load_profiles([Path(d) for d in inventory.settings.profile_dirs], inventory.settings.mib_dirs)
     except (ConfigError, ProfileError) as exc:
-        for issue in getattr(exc, "issues", [exc]):
-            console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        console.print(f"{config_path}: not used, fix the problems above", markup=False, highlight=False)
-        sys.exit(EXIT_CONFIG)
-    for warning in inventory.warnings:
-        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        refuse(getattr(exc, "issues", [exc]), f"{config_path}: not used, fix the problems above")
+    print_warnings(inventory.warnings)
     return inventory, library
+
+
+def refuse(issues: Iterable[object], verdict: str) -> NoReturn:
+    """Print every problem (one per line, as ``FILE:LINE: field: message``), then ``verdict``; exit code 2."""
+    for issue in issues:
+        console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+    console.print(verdict, markup=False, highlight=False)
+    sys.exit(EXIT_CONFIG)
+
+
+def print_warnings(warnings: Iterable[str]) -> None:
+    for warning in warnings:
+        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 def listen_option(value: str | None) -> tuple[str | None, int | None]:

@@ -22,6 +22,8 @@ from stadtnetz.cli.common import (
     console,
     load_config,
     out,
+    print_warnings,
+    refuse,
     until_callback,
     write_csv,
 )
@@ -60,12 +62,8 @@ def _plan(config_path: Path, until: float) -> tuple[Inventory, LoadedPlan]:
     try:
         loaded = load_plan(inventory, until)
     except ConfigError as exc:
-        for issue in exc.issues:
-            console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        console.print(f"{config_path}: no plan made, fix the problems above", markup=False, highlight=False)
-        sys.exit(EXIT_CONFIG)
-    for warning in loaded.warnings:
-        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        refuse(exc.issues, f"{config_path}: no plan made, fix the problems above")
+    print_warnings(loaded.warnings)
     return inventory, loaded
 
 
