@@ -20,13 +20,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from stadtnetz.cli.common import config_option, console, out
+from stadtnetz.cli.common import EXIT_CONFIG, config_option, console, out
 
 if TYPE_CHECKING:
     from stadtnetz.model import Inventory
 
 EXIT_OK = 0
-EXIT_CONFIG_ERROR = 2
 NO_GROUP = "(no group)"
 
 
@@ -62,14 +61,14 @@ def run_check(path: Path, console: Console, errors: Console | None = None) -> in
             highlight=False,
             soft_wrap=True,
         )
-        return EXIT_CONFIG_ERROR
+        return EXIT_CONFIG
     try:
         load_profiles([Path(d) for d in inventory.settings.profile_dirs], inventory.settings.mib_dirs)
     except ProfileError as exc:
         for issue in exc.issues:
             errors.print(issue, markup=False, highlight=False, soft_wrap=True)
         errors.print(f"{path}: the profiles it uses have problems", markup=False, highlight=False, soft_wrap=True)
-        return EXIT_CONFIG_ERROR
+        return EXIT_CONFIG
     print_summary(path, inventory, console)
     return EXIT_OK
 
