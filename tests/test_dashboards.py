@@ -456,3 +456,22 @@ def test_the_node_toolchain_is_where_the_install_script_puts_it() -> None:
     script = (REPO / "scripts" / "install-test-deps.sh").read_text()
     assert "tests/schema" in script and "npm ci" in script
     assert shutil.which("node"), "node is missing: run scripts/install-test-deps.sh"
+
+
+def test_device_location_info_has_the_inventorys_coordinates() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from stadtnetz.app.metrics import _DeviceLocationCollector
+    from stadtnetz.model import Device
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_DeviceLocationCollector([
+        Device("hs-1", "hotspot", "127.0.0.1", site="Markt", district="Altstadt", lat=51.8412, lon=8.2601),
+        Device("hs-2", "hotspot", "127.0.0.2"),  # no coordinates: no series
+    ]))
+    text = generate_latest(registry).decode()
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples == ['stadtnetz_device_location_info{device="hs-1",district="Altstadt",kind="hotspot",'
+                       'latitude="51.8412",longitude="8.2601",site="Markt"} 1.0']
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=60)
+    assert lint.returncode == 0 and not (lint.stdout + lint.stderr), lint.stdout + lint.stderr
