@@ -14,7 +14,7 @@ import pytest
 from tests.support.processes import Daemon, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
-COMMANDS = ["simulate", "demo", "run", "check", "poll"]
+COMMANDS = ["simulate", "demo", "run", "check", "poll", "dashboards", "dashboards build", "dashboards upload"]
 
 
 def stadtnetz(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -55,7 +55,7 @@ def test_make_demo_serves_every_hotspot_and_charger_within_30_seconds(tmp_path: 
 
 @pytest.mark.parametrize("command", ["", *COMMANDS])
 def test_help_everywhere(command: str) -> None:
-    result = stadtnetz(*([command] if command else []), "--help")
+    result = stadtnetz(*command.split(), "--help")
     assert result.returncode == 0
     assert "Usage: " in result.stdout and "--help" in result.stdout
 

@@ -32,6 +32,7 @@ THIRD_PARTY_ONLY_IN = {
     "click": ("stadtnetz.cli",),
     "rich": ("stadtnetz.cli",),
     "aiohttp": ("stadtnetz.app.web", "stadtnetz.app.service", "simulators.control"),
+    "grafana_foundation_sdk": ("exporters.grafana",),  # the dashboard builder only, never the service
 }
 
 

@@ -9,7 +9,9 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TOP = ("stadtnetz", "collectors", "exporters", "simulators", "config", "bench", "tests", "scripts", "docs")
+TOP = (
+    "stadtnetz", "collectors", "exporters", "simulators", "config", "dashboards", "bench", "tests", "scripts", "docs",
+)
 PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(TOP) + r")/[\w./*{},-]*)")
 
 

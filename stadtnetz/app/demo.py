@@ -19,18 +19,28 @@ import asyncio
 import secrets
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulators.city import City
 from stadtnetz.app.service import Service
-from stadtnetz.model import Charger, Device, Inventory, OcppSettings, PlanningSettings, Settings, SnmpCredentials
+from stadtnetz.model import (
+    Charger,
+    Device,
+    HistorySettings,
+    Inventory,
+    OcppSettings,
+    PlanningSettings,
+    Settings,
+    SnmpCredentials,
+)
 from stadtnetz.secrets import Secret
 
 if TYPE_CHECKING:
     from simulators.netns import Namespace
     from simulators.runner import Simulation
+    from stadtnetz.maintenance import MaintenanceWindow
 
 DEMO_CREDENTIALS = "simulated-city"
 DEMO_OCPP_PORT = 9875  # the demo's OCPP endpoint, if free (else any free port)
@@ -143,6 +153,8 @@ async def run_demo(
     ocpp_port: int = DEMO_OCPP_PORT,
     heartbeat_interval: float = DEMO_HEARTBEAT,
     charger_tick: float | None = None,
+    history: Path | None = None,
+    maintenance: Sequence[MaintenanceWindow] = (),
 ) -> None:
     """Serve a simulated city and poll it until ``stop`` is set.
 
@@ -158,6 +170,8 @@ async def run_demo(
     own loopback), an activity step every ``charger_tick`` seconds (default
     :data:`simulators.charge_points.DEMO_TICK`); they are in
     ``simulation.charge_points`` and the control API's ``charger-*`` scenarios.
+    ``history`` keeps the history in that SQLite file (so the chargers' availability is exported),
+    ``maintenance`` declares maintenance windows, as a configuration's ``history:`` and ``maintenance:`` do.
     """
     from collectors.snmp.profiles import load_profiles
     from simulators.charge_points import DEMO_TICK, ChargePoints
@@ -185,6 +199,9 @@ async def run_demo(
             charger_password=charger_password,
         )
         inventory.planning = planning_for_city(simulation.city, Path(planning_folder.name), seed)
+        if history is not None:
+            inventory.history = HistorySettings(path=history)
+        inventory.maintenance = list(maintenance)
         service = Service(
             inventory, load_profiles(), inventory.devices, listen_socket=listen, ping=namespace is not None
         )

@@ -1,7 +1,8 @@
-"""The service's own metrics about what it wires, not about one part: maintenance windows and traps per device.
+"""The service's own metrics about what it wires, not about one part: maintenance windows, traps and places.
 
 Owns the collectors of the figures only the service holds (which windows are open and what they cover; the
-traps each device sent, counted by the service's trap handler), exported at scrape time. The parts' own
+traps each device sent, counted by the service's trap handler; where each device is, from the inventory's
+``lat``/``lon``, for maps such as the WLAN dashboard's geomap), exported at scrape time. The parts' own
 collectors live next to their data (``collectors/snmp/client.py``, ``collectors/traps.py``, ...).
 """
 
@@ -26,6 +27,14 @@ _DEVICE_TRAPS = Family(
     "stadtnetz_device_traps_received",
     "SNMP traps accepted from the device, by trap (link_down, link_up, cold_start, ...).",
     (*DEVICE_LABELS, "trap"),
+)
+
+_LOCATION = Family(
+    "gauge",
+    "stadtnetz_device_location_info",
+    "Where the device is (the inventory's lat/lon in degrees, WGS84), for maps; value 1. Devices without "
+    "coordinates have none.",
+    (*DEVICE_LABELS, "latitude", "longitude"),
 )
 
 
@@ -57,3 +66,20 @@ class _DeviceTrapsCollector(ScrapeCollector):
         for (device_id, trap), count in sorted(self.counts.items()):
             device = self.by_id[device_id]
             yield _DEVICE_TRAPS, [device.id, device.kind, device.site, device.district, trap], count
+
+
+class _DeviceLocationCollector(ScrapeCollector):
+    """Exports one constant info series per device with coordinates: join it on ``device`` to place a series."""
+
+    families = (_LOCATION,)
+
+    def __init__(self, devices: Iterable[Device]) -> None:
+        self.labels = [
+            [*device.identity, str(float(device.lat)), str(float(device.lon))]
+            for device in devices
+            if device.lat is not None and device.lon is not None
+        ]
+
+    def rows(self) -> Iterable[tuple[Family, Sequence[str], float]]:
+        for labels in self.labels:
+            yield _LOCATION, labels, 1

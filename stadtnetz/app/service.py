@@ -31,7 +31,7 @@ from collectors.snmp.profiles import ProfileLibrary
 from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
 from exporters.influx import InfluxExporter, InfluxStatsCollector
 from exporters.prometheus import CONTENT_TYPE, render_stream
-from stadtnetz.app.metrics import _DeviceTrapsCollector, _MaintenanceCollector
+from stadtnetz.app.metrics import _DeviceLocationCollector, _DeviceTrapsCollector, _MaintenanceCollector
 from stadtnetz.app.on_demand import CoalescedChecks, OnDemandCollector
 from stadtnetz.app.planning_metrics import PlanningCollector, PlanningWatcher
 from stadtnetz.app.scheduler import Scheduler
@@ -89,6 +89,7 @@ class Service:
             max_in_flight_per_device=settings.max_in_flight_per_device,
         )
         self.registry.register(SnmpClientStatsCollector(self.client))
+        self.registry.register(_DeviceLocationCollector(self.devices))  # the exported devices' coordinates
         self.maintenance = Maintenance(self.inventory.maintenance, self.devices)
         if self.inventory.maintenance:
             self.registry.register(_MaintenanceCollector(self.maintenance, self.clock))

@@ -1,7 +1,7 @@
 """The ``stadtnetz`` command group, and the one place every command is registered on it.
 
 Each command lives in its own module (simulate, demo, run, check, maintenance,
-report, planning), declared with ``@click.command()``/``@click.group()``; none of them
+report, planning, dashboards), declared with ``@click.command()``/``@click.group()``; none of them
 imports this module. Exit codes: 0 success, 1 runtime failure, 2 usage or
 configuration error.
 """
@@ -12,6 +12,7 @@ import click
 
 from stadtnetz import __version__
 from stadtnetz.cli.check import check
+from stadtnetz.cli.dashboards import dashboards
 from stadtnetz.cli.demo import demo
 from stadtnetz.cli.maintenance import maintenance
 from stadtnetz.cli.planning import export, gaps_report
@@ -41,4 +42,5 @@ main.add_command(check)
 main.add_command(maintenance)
 main.add_command(export)
 main.add_command(report)
+main.add_command(dashboards)
 report.add_command(gaps_report)
