@@ -25,7 +25,17 @@ from typing import TYPE_CHECKING
 
 from simulators.city import City
 from stadtnetz.app.service import Service
-from stadtnetz.model import Charger, Device, Inventory, OcppSettings, PlanningSettings, Settings, SnmpCredentials
+from stadtnetz.model import (
+    Charger,
+    Device,
+    HistorySettings,
+    Inventory,
+    OcppSettings,
+    PlanningSettings,
+    Settings,
+    SnmpCredentials,
+    WebSettings,
+)
 from stadtnetz.secrets import Secret
 
 if TYPE_CHECKING:
@@ -143,6 +153,7 @@ async def run_demo(
     ocpp_port: int = DEMO_OCPP_PORT,
     heartbeat_interval: float = DEMO_HEARTBEAT,
     charger_tick: float | None = None,
+    history: bool = False,
 ) -> None:
     """Serve a simulated city and poll it until ``stop`` is set.
 
@@ -158,6 +169,9 @@ async def run_demo(
     own loopback), an activity step every ``charger_tick`` seconds (default
     :data:`simulators.charge_points.DEMO_TICK`); they are in
     ``simulation.charge_points`` and the control API's ``charger-*`` scenarios.
+
+    The status page's public pages are on (``web.public``); with ``history`` the service keeps its history in a
+    temporary file for the run (incidents and availability bars on the status page).
     """
     from collectors.snmp.profiles import load_profiles
     from simulators.charge_points import DEMO_TICK, ChargePoints
@@ -185,6 +199,9 @@ async def run_demo(
             charger_password=charger_password,
         )
         inventory.planning = planning_for_city(simulation.city, Path(planning_folder.name), seed)
+        inventory.web = WebSettings(public=True, title="Stadtnetz Musterstadt")
+        if history:
+            inventory.history = HistorySettings(path=Path(planning_folder.name) / "history.sqlite")
         service = Service(
             inventory, load_profiles(), inventory.devices, listen_socket=listen, ping=namespace is not None
         )
