@@ -1,7 +1,7 @@
 """The ``stadtnetz`` command group, and the one place every command is registered on it.
 
 Each command lives in its own module (simulate, demo, run, check, maintenance,
-report, planning), declared with ``@click.command()``/``@click.group()``; none of them
+report, planning, web), declared with ``@click.command()``/``@click.group()``; none of them
 imports this module. Exit codes: 0 success, 1 runtime failure, 2 usage or
 configuration error.
 """
@@ -18,6 +18,7 @@ from stadtnetz.cli.planning import export, gaps_report
 from stadtnetz.cli.report import report
 from stadtnetz.cli.run import poll, run
 from stadtnetz.cli.simulate import scenario, simulate
+from stadtnetz.cli.web import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,3 +43,4 @@ main.add_command(maintenance)
 main.add_command(export)
 main.add_command(report)
 report.add_command(gaps_report)
+main.add_command(web)
