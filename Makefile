@@ -36,3 +36,4 @@ bench:
 	$(BIN)/python bench/history_write.py
 	$(BIN)/python bench/ocpp_load.py
 	$(BIN)/python bench/simulator_capacity.py
+	$(BIN)/python bench/status_page.py
