@@ -318,7 +318,6 @@ def test_web_section_errors_name_file_line_and_field(tmp_path: Path) -> None:
             noc: {password_hash: file:noc.hash}
             plain: {password_hash: file:plain}
             inline: {password_hash: "$scrypt$ln=15,r=8,p=1$abc$def"}
-            "bad name!": {password_hash: file:noc.hash}
           colour: red
     """))
     with pytest.raises(ConfigError) as error:
@@ -327,7 +326,7 @@ def test_web_section_errors_name_file_line_and_field(tmp_path: Path) -> None:
     assert f"{config}:4: web.public:" in text
     assert f"{config}:7: web.users.plain.password_hash: file:{tmp_path}/plain: not a password hash" in text
     assert f"{config}:8: web.users.inline.password_hash: write the hash by reference" in text
-    assert f"{config}:10: web.colour: unknown field 'colour'" in text
+    assert f"{config}:9: web.colour: unknown field 'colour'" in text
     assert "Sommer2026" not in text and "$abc$def" not in text
     config.write_text(textwrap.dedent("""\
         devices:

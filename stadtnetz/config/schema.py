@@ -743,11 +743,12 @@ class WebSpec(_Spec):
             "hotspot and charger availability only, never a login"
         ),
     )
-    users: Annotated[dict[Name, WebUserSpec], BeforeValidator(_dict_or_none)] = Field(
+    users: Annotated[dict[Name, Any], BeforeValidator(_dict_or_none)] = Field(
         {},
         description=(
-            "operator logins (HTTP Basic) for /, /devices/*, /api/*; none: those pages answer only requests "
-            "from loopback (others 403)"
+            "operator logins (HTTP Basic) for /, /devices/*, /api/*, each {password_hash: ${ENV} or file:PATH} "
+            "holding what `stadtnetz web hash-password` prints; none: those pages answer only requests from "
+            "loopback (others 403)"
         ),
         examples=[{"noc": {"password_hash": "${STADTNETZ_WEB_NOC_HASH}"}}],
     )

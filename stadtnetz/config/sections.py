@@ -28,6 +28,7 @@ from stadtnetz.config.schema import (
     PlanningSpec,
     SettingsSpec,
     WebSpec,
+    WebUserSpec,
 )
 from stadtnetz.config.yaml_lines import _Document, join_path
 from stadtnetz.model import (
@@ -269,13 +270,19 @@ class SectionReader:
         if not self.once(self.web_seen, document, "web"):
             return
         context = {"base_dir": document.file.parent, "environ": self.environ}
-        spec = self.validate(document, "web", WebSpec, raw, context)
+        # the fields that are fine are still used: a bad title does not hide a bad password hash
+        spec, _ = self.validate_partly(document, "web", WebSpec, raw, context)
         if spec is None:
             return
+        users = []
+        for name, item in spec.users.items():
+            user = self.validate(document, join_path("web.users", name), WebUserSpec, item, context)
+            if user is not None:
+                users.append(WebUser(name, user.password_hash))
         image = spec.map_image
         self.web = WebSettings(
             public=spec.public,
-            users=tuple(WebUser(name, user.password_hash) for name, user in spec.users.items()),
+            users=tuple(users),
             metrics_login=spec.metrics_login,
             title=spec.title,
             public_kinds=tuple(spec.public_kinds),
