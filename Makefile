@@ -37,3 +37,4 @@ bench:
 	$(BIN)/python bench/planning_export.py
 	$(BIN)/python bench/ocpp_load.py
 	$(BIN)/python bench/simulator_capacity.py
+	$(BIN)/python bench/status_page.py

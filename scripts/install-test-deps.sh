@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on Debian 12: the real components
-# (net-snmp, Prometheus, Alertmanager, VictoriaMetrics, fping, snmp_exporter, nginx)
+# (net-snmp, Prometheus, Alertmanager, VictoriaMetrics, fping, snmp_exporter, nginx,
+# Chromium for the status page's browser tests, wrk for bench/status_page.py)
 # from apt, Node.js and npm (apt, when there is no node) with Grafana's dashboard
 # types (@grafana/schema) and TypeScript pinned in tests/schema/, then the project
 # with its test extras into the venv.
@@ -15,6 +16,7 @@ APT_PACKAGES=(
   snmpd snmp snmptrapd fping prometheus-snmp-exporter
   prometheus prometheus-alertmanager victoria-metrics
   iproute2 procps nginx-light
+  chromium wrk
 )
 
 as_root() {

@@ -233,6 +233,31 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class WebUser:
+    """An operator who may log in to the status page: the name and a password hash (stadtnetz.passwords)."""
+
+    name: str
+    password_hash: Secret  # from ${ENV} or file:PATH; a hash, never a password
+
+    def __repr__(self) -> str:
+        return f"WebUser(name={self.name!r}, password_hash=***)"
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The status page's two audiences (stadtnetz.app.web): what is public, who may see the operator pages."""
+
+    public: bool = False  # serve the public pages, feeds and API (/public, /api/public/...)
+    users: tuple[WebUser, ...] = ()  # operator logins (HTTP Basic); none: operator pages on loopback only
+    metrics_login: bool = False  # /metrics needs a login too (Prometheus then scrapes with basic_auth)
+    title: str = "stadtnetz"  # the pages' heading, e.g. "Stadtnetz Musterstadt"
+    public_kinds: tuple[str, ...] = ("hotspot",)  # device kinds shown on the public page as public WLAN
+    tile_url: str | None = None  # a background image the browser loads under the map (none by default)
+    tile_bounds: tuple[float, float, float, float] | None = None  # south, west, north, east the image covers
+    incidents: int = 20  # incidents on the overview and in the feeds
+
+
+@dataclass(frozen=True, slots=True)
 class InfluxSpool:
     """Where the InfluxDB exporter keeps points until the server has acknowledged them (exporters/spool.py)."""
 
@@ -322,6 +347,7 @@ class Inventory:
     ocpp: OcppSettings | None = None  # the OCPP endpoint for chargers; None: not started
     chargers: list[Charger] = field(default_factory=list)  # EV charging points (OCPP), not polled
     planning: PlanningSettings | None = None  # the broadband-planning inputs; None: no planning section
+    web: WebSettings = field(default_factory=WebSettings)  # the status page's audiences (public, users)
 
     def by_id(self) -> dict[str, Device]:
         return {device.id: device for device in self.devices}

@@ -34,6 +34,7 @@ from stadtnetz.model import (
     PlanningSettings,
     Settings,
     SnmpCredentials,
+    WebSettings,
 )
 from stadtnetz.secrets import Secret
 
@@ -153,7 +154,7 @@ async def run_demo(
     ocpp_port: int = DEMO_OCPP_PORT,
     heartbeat_interval: float = DEMO_HEARTBEAT,
     charger_tick: float | None = None,
-    history: Path | None = None,
+    history: Path | bool | None = None,
     maintenance: Sequence[MaintenanceWindow] = (),
 ) -> None:
     """Serve a simulated city and poll it until ``stop`` is set.
@@ -170,8 +171,12 @@ async def run_demo(
     own loopback), an activity step every ``charger_tick`` seconds (default
     :data:`simulators.charge_points.DEMO_TICK`); they are in
     ``simulation.charge_points`` and the control API's ``charger-*`` scenarios.
-    ``history`` keeps the history in that SQLite file (so the chargers' availability is exported),
-    ``maintenance`` declares maintenance windows, as a configuration's ``history:`` and ``maintenance:`` do.
+    ``history`` keeps the history in that SQLite file (so the chargers' availability is exported; True: in a
+    temporary file for the run), ``maintenance`` declares maintenance windows, as a configuration's ``history:``
+    and ``maintenance:`` do.
+
+    The status page's public pages are on (``web.public``); with a history the status page shows incidents and
+    availability bars.
     """
     from collectors.snmp.profiles import load_profiles
     from simulators.charge_points import DEMO_TICK, ChargePoints
@@ -199,8 +204,11 @@ async def run_demo(
             charger_password=charger_password,
         )
         inventory.planning = planning_for_city(simulation.city, Path(planning_folder.name), seed)
-        if history is not None:
-            inventory.history = HistorySettings(path=history)
+        inventory.web = WebSettings(public=True, title="Stadtnetz Musterstadt")
+        if history is True:  # a temporary file for the run
+            inventory.history = HistorySettings(path=Path(planning_folder.name) / "history.sqlite")
+        elif history:
+            inventory.history = HistorySettings(path=Path(history))
         inventory.maintenance = list(maintenance)
         service = Service(
             inventory, load_profiles(), inventory.devices, listen_socket=listen, ping=namespace is not None

@@ -31,8 +31,11 @@ from collectors.snmp.profiles import ProfileLibrary
 from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
 from exporters.influx import InfluxExporter, InfluxStatsCollector
 from exporters.prometheus import CONTENT_TYPE, render_stream
+from stadtnetz.app.auth import Gate
 from stadtnetz.app.metrics import _DeviceLocationCollector, _DeviceTrapsCollector, _MaintenanceCollector
 from stadtnetz.app.on_demand import CoalescedChecks, OnDemandCollector
+from stadtnetz.app.pages.site import StatusSite
+from stadtnetz.app.pages.snapshot import Sources, districts_and_groups
 from stadtnetz.app.planning_metrics import PlanningCollector, PlanningWatcher
 from stadtnetz.app.scheduler import Scheduler
 from stadtnetz.app.trap_log import TrapLog
@@ -164,6 +167,40 @@ class Service:
             )
             self.registry.register(OcppCollector(self.central))
             self.registry.register(ChargerBoardCollector(self.chargers, lambda: self.charger_availability))
+        # the status page: when each device's status last changed (wall time), for "since" on its pages
+        self.status_since: dict[str, float] = {}
+        board_changed = self.reachability.board.on_change
+
+        def status_changed(device_id: str, old: DeviceStatus, new: DeviceStatus, now: float) -> None:
+            if board_changed is not None:
+                board_changed(device_id, old, new, now)
+            self.status_since[device_id] = self.clock.time() - (self.clock.monotonic() - now)
+
+        self.reachability.board.on_change = status_changed
+        self.gate = Gate(self.inventory.web, self.clock)
+        self.site = self._status_site()
+
+    def _status_site(self) -> StatusSite:
+        """The status page's sources: the state, maintenance, chargers, the history file, the scopes of its bars."""
+        owned = {d.id for d in self.devices}
+        by_id = self.inventory.by_id()
+        interval = min((d.interval for d in self.devices), default=self.inventory.settings.interval)
+        sources = Sources(
+            state=self.state,
+            devices=list(self.devices),
+            web=self.inventory.web,
+            clock_time=self.clock.time,
+            since=self.status_since,
+            maintenance=Maintenance(self.inventory.maintenance, [*self.devices, *self.inventory.chargers]),
+            chargers=self.chargers,
+            charger_devices={
+                c.id: by_id[c.device] for c in self.inventory.chargers if c.device is not None and c.device in by_id
+            },
+            interval=interval,
+        )
+        groups = {name: [i for i in ids if i in owned] for name, ids in self.inventory.groups.items()}
+        districts, groups = districts_and_groups(self.devices, {k: v for k, v in groups.items() if v})
+        return StatusSite(sources, self.inventory.history.path, districts, groups)
 
     def health(self) -> tuple[bool, str]:
         if not self._tasks or any(t.done() for t in self._tasks):
@@ -280,7 +317,7 @@ class Service:
     async def start(self) -> str:
         """Start polling and serving; return the URL of /metrics' server."""
         exposition = (CONTENT_TYPE, lambda: render_stream(self.state, [self.registry]))
-        app = build_app(self.state, exposition, self.health, self.health_parts)
+        app = build_app(self.state, exposition, self.health, self.health_parts, site=self.site, gate=self.gate)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         if self.listen_socket is not None:

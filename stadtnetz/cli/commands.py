@@ -1,7 +1,7 @@
 """The ``stadtnetz`` command group, and the one place every command is registered on it.
 
 Each command lives in its own module (simulate, demo, run, check, maintenance,
-report, planning, dashboards), declared with ``@click.command()``/``@click.group()``; none of them
+report, planning, dashboards, web), declared with ``@click.command()``/``@click.group()``; none of them
 imports this module. Exit codes: 0 success, 1 runtime failure, 2 usage or
 configuration error.
 """
@@ -19,6 +19,7 @@ from stadtnetz.cli.planning import export, gaps_report
 from stadtnetz.cli.report import report
 from stadtnetz.cli.run import poll, run
 from stadtnetz.cli.simulate import scenario, simulate
+from stadtnetz.cli.web import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,3 +45,4 @@ main.add_command(export)
 main.add_command(report)
 main.add_command(dashboards)
 report.add_command(gaps_report)
+main.add_command(web)

@@ -135,12 +135,15 @@ def demo(
                     highlight=False,
                     soft_wrap=True,
                 )
+        out.print(f"status page: {url} (public: {url}public)", highlight=False, soft_wrap=True)
         out.print(f"metrics: {url}metrics", highlight=False, soft_wrap=True)
         sys.stdout.flush()
 
     async def start() -> None:
         stop = await until_signal(duration)
-        await run_demo(devices, seed, sim_port, listen_socket, control_socket, interval, stop, announce, namespace)
+        await run_demo(
+            devices, seed, sim_port, listen_socket, control_socket, interval, stop, announce, namespace, history=True
+        )
 
     try:
         asyncio.run(start())

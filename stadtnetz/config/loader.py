@@ -54,6 +54,7 @@ from stadtnetz.model import (
     PlanningSettings,
     Settings,
     SnmpCredentials,
+    WebSettings,
 )
 from stadtnetz.profile_files import profile_names
 from stadtnetz.secrets import Secret
@@ -92,6 +93,8 @@ class _Loader(SectionReader, CrossChecks):
         self.ocpp: tuple[OcppSettings, Secret | None] | None = None
         self.planning: PlanningSettings | None = None
         self.planning_seen = _SectionOnce()
+        self.web = WebSettings()
+        self.web_seen = _SectionOnce()
         self.chargers: list[tuple[ChargerSpec, _Document, str]] = []
 
     # files and includes
@@ -231,6 +234,8 @@ class _Loader(SectionReader, CrossChecks):
             self.process_ocpp(document, data["ocpp"] or {})
         if "planning" in data and isinstance(data["planning"] or {}, dict):
             self.process_planning(document, data["planning"] or {})
+        if "web" in data and isinstance(data["web"] or {}, dict):
+            self.process_web(document, data["web"] or {})
         if isinstance(data.get("chargers"), list):
             context = {"base_dir": document.file.parent, "environ": self.environ}
             for index, raw in enumerate(data["chargers"]):
@@ -342,4 +347,5 @@ def load_inventory(
         ocpp=loader.ocpp[0] if loader.ocpp is not None and chargers else None,
         chargers=chargers,
         planning=loader.planning,
+        web=loader.web,
     )

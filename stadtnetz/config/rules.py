@@ -3,8 +3,8 @@
 Owns the field rules shared by the YAML schema and the CSV import (device ids, names, kinds, addresses, ports,
 coordinates; the Gemeindeschlüssel, shared with the address lists), so both say the same thing about the same
 mistake, and the pydantic validators of every other value: text, whole numbers, listen addresses, SNMP versions,
-secret references (resolved, never echoed), engine IDs, time zones, InfluxDB URLs, spool sizes, the OCPP endpoint's
-numbers and the planning section's (CRS, costs, bandwidth thresholds, detour factor).
+secret references (resolved, never echoed), password hashes, engine IDs, time zones, InfluxDB URLs, spool sizes,
+the OCPP endpoint's numbers and the planning section's (CRS, costs, bandwidth thresholds, detour factor).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, ValidationInfo
 
 from stadtnetz.model import BACKHAULS, DEFAULT_SNMP_PORT, MAX_CONNECTORS
+from stadtnetz.passwords import PasswordHashError, parse_hash
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
 from stadtnetz.units import describe, parse_duration, parse_ratio, parse_size
 
@@ -226,6 +227,8 @@ def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
     what = "key" if (info.field_name or "").endswith("_key") else "community"
     if info.field_name in ("token", "password"):
         what = info.field_name
+    elif info.field_name == "password_hash":
+        what = "password hash"
     if not isinstance(value, str) or not is_reference(value):
         raise ValueError(
             f"a literal {what} is not allowed: write a reference, ${{ENV_VAR}} or file:PATH "
@@ -243,6 +246,20 @@ def _secret_reference(value: Any, info: ValidationInfo) -> Secret:
         raise ValueError(f"{exc}; {hint}") from None
     if not secret.reveal():
         raise ValueError(f"the {what} from {secret.source} is empty; it must hold the {what}")
+    return secret
+
+
+def _password_hash(value: Any, info: ValidationInfo) -> Secret:
+    """A password hash by reference (${ENV_VAR} or file:PATH), checked to be one `stadtnetz web hash-password` made."""
+    if isinstance(value, str) and value.strip().startswith("$scrypt$"):
+        raise ValueError(
+            "write the hash by reference, ${ENV_VAR} or file:PATH, not into the configuration itself"
+        )
+    secret = _secret_reference(value, info)
+    try:
+        parse_hash(secret.reveal())
+    except PasswordHashError as exc:
+        raise ValueError(f"{secret.source}: {exc}") from None
     return secret
 
 

@@ -48,6 +48,7 @@ from stadtnetz.config.rules import (
     _mbit,
     _offline_after,
     _one_or_list,
+    _password_hash,
     _secret_reference,
     _spool_size,
     _timezone,
@@ -71,6 +72,7 @@ SECTIONS = (
     "ocpp",
     "chargers",
     "planning",
+    "web",
 )
 DEVICE_HELP = {device_field.name: device_field.help for device_field in DEVICE_FIELDS}
 
@@ -134,6 +136,10 @@ class FileSpec(_Spec):
     planning: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
         {},
         description="broadband planning: the inputs of `stadtnetz export planning` (in at most one file)",
+    )
+    web: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description="the status page: public pages on or off, operator logins (in at most one file)",
     )
 
 
@@ -694,6 +700,68 @@ class PlanningSpec(_Spec):
 # What the configuration reference (README.md, rendered by stadtnetz.config.reference) shows per section, in the
 # order of FileSpec: the section's model and how its items are written: "one" (a mapping), "dict" (named items, the
 # third element the example name) or "list" (items in a list). Sections not named here (include) are plain fields.
+class WebUserSpec(_Spec):
+    """``web.users.NAME``: an operator login of the status page (HTTP Basic)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    password_hash: Annotated[Secret, BeforeValidator(_password_hash)] = Field(
+        description=(
+            "${ENV_VAR} or file:PATH holding the hash `stadtnetz web hash-password` prints ($scrypt$...); a hash, "
+            "never the password"
+        ),
+        examples=["${STADTNETZ_WEB_NOC_HASH}"],
+    )
+
+
+class MapImageSpec(_Spec):
+    """``web.map_image``: a background image (e.g. an exported city map) under the status map's points."""
+
+    url: Text = Field(
+        description="loaded by the browser, never by stadtnetz: a path on this server's proxy or a tile server's URL",
+        examples=["/static/musterstadt.png"],
+    )
+    south: Latitude = Field(description="the latitude of the image's lower edge", examples=[51.74])
+    west: Longitude = Field(description="the longitude of its left edge", examples=[8.13])
+    north: Latitude = Field(description="... its upper edge", examples=[51.94])
+    east: Longitude = Field(description="... its right edge", examples=[8.4])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MapImageSpec:
+        if self.south >= self.north or self.west >= self.east:
+            raise ValueError("south must be below north and west below east (degrees)")
+        return self
+
+
+class WebSpec(_Spec):
+    """The top-level ``web`` section: the status page's audiences (see "Status page" in the README)."""
+
+    public: bool = Field(
+        False,
+        description=(
+            "serve the public pages (/public, its map, feed, badge, /api/public/status and the open data feeds): "
+            "hotspot and charger availability only, never a login"
+        ),
+    )
+    users: Annotated[dict[Name, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description=(
+            "operator logins (HTTP Basic) for /, /devices/*, /api/*, each {password_hash: ${ENV} or file:PATH} "
+            "holding what `stadtnetz web hash-password` prints; none: those pages answer only requests from "
+            "loopback (others 403)"
+        ),
+        examples=[{"noc": {"password_hash": "${STADTNETZ_WEB_NOC_HASH}"}}],
+    )
+    metrics_login: bool = Field(
+        False,
+        description="/metrics asks for a login too (give Prometheus basic_auth); /healthz never does",
+    )
+    title: Text = Field("stadtnetz", description="the pages' heading", examples=["Stadtnetz Musterstadt"])
+    public_kinds: Kinds = Field(["hotspot"], description="device kinds the public page shows as public WLAN")
+    incidents: Positive = Field(20, description="incidents on the overview, in /api/incidents and the feeds")
+    map_image: MapImageSpec | None = Field(None, description="optional background image of the map; none: plain")
+
+
 REFERENCE_SECTIONS: dict[str, tuple[Literal["one", "dict", "list"], type[_Spec], str]] = {
     "settings": ("one", SettingsSpec, ""),
     "credentials": ("dict", CredentialSpec, "public-ro"),
@@ -707,4 +775,5 @@ REFERENCE_SECTIONS: dict[str, tuple[Literal["one", "dict", "list"], type[_Spec],
     "ocpp": ("one", OcppSpec, ""),
     "chargers": ("list", ChargerSpec, ""),
     "planning": ("one", PlanningSpec, ""),
+    "web": ("one", WebSpec, ""),
 }

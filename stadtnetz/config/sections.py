@@ -1,5 +1,5 @@
 """What each section of the configuration turns into: settings, credentials, defaults, groups, devices, history,
-influx, ocpp and planning, from their validated specs.
+influx, ocpp, planning and web, from their validated specs.
 
 Owns :class:`SectionReader`, the part of the loader that reads one section of one file (its methods are the
 loader's; :class:`stadtnetz.config.loader._Loader` holds the state they fill).
@@ -27,6 +27,8 @@ from stadtnetz.config.schema import (
     OcppSpec,
     PlanningSpec,
     SettingsSpec,
+    WebSpec,
+    WebUserSpec,
 )
 from stadtnetz.config.yaml_lines import _Document, join_path
 from stadtnetz.model import (
@@ -39,6 +41,8 @@ from stadtnetz.model import (
     Settings,
     SnmpCredentials,
     V3User,
+    WebSettings,
+    WebUser,
 )
 from stadtnetz.secrets import Secret
 
@@ -77,6 +81,8 @@ class SectionReader:
     ocpp_seen: _SectionOnce
     planning: PlanningSettings | None
     planning_seen: _SectionOnce
+    web: WebSettings
+    web_seen: _SectionOnce
 
     def directories(self, document: _Document, field: str, names: list[str], what: str) -> list[str]:
         """Directories named in settings, made absolute (relative to the file); each must exist."""
@@ -258,6 +264,31 @@ class SectionReader:
             funding=FundingThresholds(
                 funding.white, funding.grey, funding.symmetric, funding.download, funding.gigabit
             ),
+        )
+
+    def process_web(self, document: _Document, raw: dict) -> None:
+        if not self.once(self.web_seen, document, "web"):
+            return
+        context = {"base_dir": document.file.parent, "environ": self.environ}
+        # the fields that are fine are still used: a bad title does not hide a bad password hash
+        spec, _ = self.validate_partly(document, "web", WebSpec, raw, context)
+        if spec is None:
+            return
+        users = []
+        for name, item in spec.users.items():
+            user = self.validate(document, join_path("web.users", name), WebUserSpec, item, context)
+            if user is not None:
+                users.append(WebUser(name, user.password_hash))
+        image = spec.map_image
+        self.web = WebSettings(
+            public=spec.public,
+            users=tuple(users),
+            metrics_login=spec.metrics_login,
+            title=spec.title,
+            public_kinds=tuple(spec.public_kinds),
+            tile_url=None if image is None else image.url,
+            tile_bounds=None if image is None else (image.south, image.west, image.north, image.east),
+            incidents=spec.incidents,
         )
 
     def planning_file(self, document: _Document, field: str, name: str, what: str) -> Path:
