@@ -51,6 +51,7 @@ from stadtnetz.model import (
     InfluxSettings,
     Inventory,
     OcppSettings,
+    OpenDataSettings,
     PlanningSettings,
     Settings,
     SnmpCredentials,
@@ -93,6 +94,9 @@ class _Loader(SectionReader, CrossChecks):
         self.planning: PlanningSettings | None = None
         self.planning_seen = _SectionOnce()
         self.chargers: list[tuple[ChargerSpec, _Document, str]] = []
+        self.opendata = OpenDataSettings()
+        self.opendata_seen = _SectionOnce()
+        self.opendata_invalid = False
 
     # files and includes
 
@@ -231,6 +235,8 @@ class _Loader(SectionReader, CrossChecks):
             self.process_ocpp(document, data["ocpp"] or {})
         if "planning" in data and isinstance(data["planning"] or {}, dict):
             self.process_planning(document, data["planning"] or {})
+        if "opendata" in data and isinstance(data["opendata"] or {}, dict):
+            self.process_opendata(document, data["opendata"] or {})
         if isinstance(data.get("chargers"), list):
             context = {"base_dir": document.file.parent, "environ": self.environ}
             for index, raw in enumerate(data["chargers"]):
@@ -342,4 +348,5 @@ def load_inventory(
         ocpp=loader.ocpp[0] if loader.ocpp is not None and chargers else None,
         chargers=chargers,
         planning=loader.planning,
+        opendata=loader.opendata,
     )
