@@ -367,6 +367,7 @@ class OpenDataSettings:
     time_zone: str = "Europe/Berlin"  # the chargers' (OCPI Location.time_zone)
     nuts: str = ""  # the chargers' NUTS region (DATEX II asks for at least the NUTS 1 code: DEA is NRW)
     language: str = "de"  # of the texts in the feeds (ISO 639-1)
+    test: bool = False  # the data are a test (a simulated city): DATEX II's informationStatus says so
 
 
 @dataclass(frozen=True, slots=True)

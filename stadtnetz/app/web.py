@@ -1,8 +1,10 @@
-"""HTTP: ``/metrics`` for Prometheus, ``/healthz`` for probes, ``/`` for people, ``/api/devices`` as JSON.
+"""HTTP: ``/metrics`` for Prometheus, ``/healthz`` for probes, ``/`` for people, ``/api/devices`` as JSON, and the
+public open data feeds (``/opendata/...``, ``/ocpi/2.2.1/locations``: :mod:`stadtnetz.app.opendata`).
 
 Owns the web server (aiohttp) and what each path answers; the content comes
 from the state and, for ``/metrics``, from the exposition the composition root
-hands in (the Prometheus exporter's renderer): this module imports no exporter.
+hands in (the Prometheus exporter's renderer), for the feeds from the source it
+hands in (the open data publisher): this module imports no exporter.
 Binds 127.0.0.1 unless told otherwise.
 """
 
@@ -18,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from stadtnetz import __version__
+from stadtnetz.app.opendata import OpenDataSource, add_opendata_routes
 from stadtnetz.model import PollStatus
 from stadtnetz.status.state import State
 
@@ -31,12 +34,13 @@ def build_app(
     exposition: tuple[str, Callable[[], AsyncIterator[bytes]]],
     health: Callable[[], tuple[bool, str]],
     parts: Callable[[], dict[str, dict[str, object]]] | None = None,
+    opendata: OpenDataSource | None = None,
 ) -> web.Application:
     """``exposition``: the content type of ``/metrics`` and what renders its body, in pieces;
     ``health``: (healthy, detail) of the collector; ``parts``: more fields for ``/healthz``, one per part
     (e.g. ``{"history": {"ok": False, "problem": "..."}}``). A part with ``"ok": False`` makes the status
     ``degraded``, still HTTP 200: a probe must not restart a poller that polls because its history cannot be
-    written; only an unhealthy collector answers 503."""
+    written; only an unhealthy collector answers 503. ``opendata``: the public feeds' source (none: no feeds)."""
     content_type, render = exposition
 
     async def metrics(request: web.Request) -> web.StreamResponse:
@@ -128,4 +132,6 @@ def build_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/devices", devices)
+    if opendata is not None:
+        add_opendata_routes(app, opendata)
     return app

@@ -842,6 +842,7 @@ class OpenDataSpec(_Spec):
         examples=["DEA"],
     )
     language: LanguageCode = Field(_DEFAULT_OPENDATA.language, description="of the feeds' texts (ISO 639-1)")
+    test: bool = Field(False, description="true: the data are a test; DATEX II's informationStatus says test, not real")
     operator: OperatorSpec | None = Field(
         None, description="the chargers' operator; needed once a charger says publish: true"
     )

@@ -294,6 +294,7 @@ class SectionReader:
             time_zone=spec.time_zone,
             nuts=spec.nuts or "",
             language=spec.language,
+            test=spec.test,
         )
 
     def planning_file(self, document: _Document, field: str, name: str, what: str) -> Path:
