@@ -64,7 +64,7 @@ def _drop(node: Any, path: Path) -> Any:
 class OpenData:
     """The feeds over ``take`` (a fresh snapshot of the state and the charger board, each call).
 
-    ``max_age``: the seconds a client may keep a feed (Cache-Control), the hotspots' poll interval (5 to 60 s).
+    ``max_age``: the seconds a client may keep a feed (Cache-Control): the hotspots' poll interval, at most 60 s.
     """
 
     def __init__(
@@ -78,7 +78,7 @@ class OpenData:
         self._clock = clock
         self._snapshot: tuple[float, Snapshot] | None = None
         self._updated: dict[tuple[str, int], tuple[str, str, float]] = {}  # connector -> (ocpi, datex, since)
-        self._cache: OrderedDict[Any, tuple[float, Any, Any]] = OrderedDict()  # key -> (at, compared, payload)
+        self._cache: OrderedDict[Any, tuple[Snapshot, Any, Any]] = OrderedDict()  # key -> (of, compared, payload)
 
     # --- the snapshot, with when each connector's published status changed
 
@@ -112,20 +112,22 @@ class OpenData:
 
     @property
     def max_age(self) -> int:
-        return int(min(60.0, max(5.0, self.snapshot().poll_interval)))
+        return max(1, round(min(60.0, self.snapshot().poll_interval)))
 
     # --- payloads
 
-    def _cached(self, key: Any, volatile: Sequence[Path], build: Callable[[], Any]) -> Any:
-        now = self._clock()
+    def _cached(self, key: Any, volatile: Sequence[Path], build: Callable[[Snapshot], Any]) -> Any:
+        """The payload ``build`` makes of the current snapshot; made once per snapshot, so every feed shows the same
+        moment; the previous one again while the new one differs only at ``volatile`` (its generation time)."""
+        snapshot = self.snapshot()
         held = self._cache.get(key)
-        if held is not None and now - held[0] < self.refresh:
+        if held is not None and held[0] is snapshot:
             return held[2]
-        payload = build()
+        payload = build(snapshot)
         compared = without(payload, volatile)
         if held is not None and held[1] == compared:
             payload = held[2]  # only its generation time is new: keep the old one (same body, same ETag)
-        self._cache[key] = (now, compared, payload)
+        self._cache[key] = (snapshot, compared, payload)
         self._cache.move_to_end(key)
         while len(self._cache) > MAX_CACHED:
             self._cache.popitem(last=False)
@@ -141,8 +143,7 @@ class OpenData:
             "afir-static": datex.table_publication,
             "afir-status": datex.status_publication,
         }
-        build = builders[key]
-        return self._cached(key, VOLATILE[key], lambda: build(self.snapshot()))
+        return self._cached(key, VOLATILE[key], builders[key])
 
     def ocpi_locations(
         self, date_from: float | None, date_to: float | None, offset: int, limit: int
@@ -150,8 +151,7 @@ class OpenData:
         """OCPI's GET List: the envelope around the Locations last updated in [date_from, date_to), paginated;
         and how many match in all (X-Total-Count)."""
 
-        def build() -> dict[str, Any]:
-            snapshot = self.snapshot()
+        def build(snapshot: Snapshot) -> dict[str, Any]:
             matching = [view for view in snapshot.chargers if _between(snapshot, view, date_from, date_to)]
             page = matching[offset : offset + limit]
             envelope = ocpi.envelope([ocpi.location(snapshot, view) for view in page], snapshot.now)
@@ -163,8 +163,7 @@ class OpenData:
     def ocpi_object(self, location_id: str, evse_uid: str | None = None, connector_id: str | None = None) -> Any:
         """OCPI's GET Object: the envelope around one Location, EVSE or Connector; None if there is none such."""
 
-        def build() -> Any:
-            snapshot = self.snapshot()
+        def build(snapshot: Snapshot) -> Any:
             view = next((v for v in snapshot.chargers if v.charger.id.lower() == location_id.lower()), None)
             if view is None:
                 return None

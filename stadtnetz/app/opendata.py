@@ -114,7 +114,8 @@ def add_opendata_routes(app: web.Application, source: OpenDataSource) -> None:
         payload, total = source.ocpi_locations(date_from, date_to, offset, limit)
         headers = {"X-Total-Count": str(total), "X-Limit": str(OCPI_MAX_LIMIT)}
         if offset + limit < total:
-            following = request.url.update_query({"offset": str(offset + limit), "limit": str(limit)})
+            # relative (RFC 8288 resolves it against the request): no host name of ours, whatever proxy is in front
+            following = request.rel_url.update_query({"offset": str(offset + limit), "limit": str(limit)})
             headers["Link"] = f'<{following}>; rel="next"'
         return answer(request, ("ocpi", request.query_string), payload, JSON, **headers)
 
