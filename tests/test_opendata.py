@@ -652,7 +652,7 @@ chargers:
     publish: true
     street: Marktplatz
     postcode: "48990"
-    city: Musterstadt
+    city: Musterstadt an der langen Landstraße im schönen Außenbereich
     connectors:
       - {standard: IEC_62196_T2, format: SOCKET, power_type: AC_3_PHASE, max_voltage: 230}
 """)
@@ -660,5 +660,6 @@ chargers:
         "F:8: chargers[0].publish: publish: true needs opendata.operator (its name and party_id)",
         "F:8: chargers[0].publish: publish: true needs coordinates: give lat and lon, or a modem (device) that has "
         "them",
+        "F:11: chargers[0].city: a city has at most 45 characters in OCPI, not 60",
         "F:13: chargers[0].connectors[0]: publish: true needs connector 1's max_amperage",
     ]

@@ -122,6 +122,15 @@ class CrossChecks:
         for field in ("street", "postcode", "city"):
             if not getattr(charger, field):
                 problems.append((field, f"publish: true needs the charger's {field} (its address in the feeds)"))
+        # OCPI's limits: Location.id CiString(36) (its EVSEs' uid is <id>-<n>), address and city string(45)
+        if len(charger.id) > 33:
+            problems.append(("id", f"a published charger's id has at most 33 characters (OCPI), not {len(charger.id)}"))
+        address = " ".join(part for part in (charger.street, charger.house_number) if part)
+        if len(address) > 45:
+            problems.append(("street", f"street and house number have at most 45 characters in OCPI, not "
+                                       f"{len(address)}"))
+        if len(charger.city) > 45:
+            problems.append(("city", f"a city has at most 45 characters in OCPI, not {len(charger.city)}"))
         if spec.lat is None or spec.lon is None:
             if spec.lat is not None or spec.lon is not None:
                 problems.append(("lat" if spec.lat is None else "lon", "give both lat and lon, or neither"))
