@@ -20,16 +20,20 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulators.city import CITY_CENTRE, DEFAULT_DEVICES, DISTRICTS, KIND_CORE, KIND_DISTRIBUTION, City, generate_city
+from simulators.city import (
+    CITY_CENTRE,
+    CITY_POSTCODES,
+    CITY_TOWN,
+    DEFAULT_DEVICES,
+    DISTRICTS,
+    KIND_CORE,
+    KIND_DISTRIBUTION,
+    City,
+    generate_city,
+)
 from stadtnetz.model import Address
 
 CITY_AGS = "05999001"  # fictional: Land 05 (NRW), Regierungsbezirk 9 (Arnsberg) has no Kreis 99
-CITY_TOWN = "Musterstadt"
-CITY_POSTCODES = {  # district -> fictional postcode
-    "Altstadt": "48990", "Bahnhofsviertel": "48990", "Nordstadt": "48991", "Gewerbegebiet Nord": "48991",
-    "Südstadt": "48992", "Auenfeld": "48992", "Oststadt": "48993", "Hafen": "48993", "Weststadt": "48994",
-    "Lindenhof": "48994", "Kirchberg": "48995", "Heide (Außenbereich)": "48996", "Brockhagen (Außenbereich)": "48997",
-}
 OUTER_DISTRICTS = {name for name, *_, outer in DISTRICTS if outer}
 CITY_AREA = (51.74, 8.10, 51.94, 8.42)  # south, west, north, east: about 10 km around the centre
 ADDRESS_COLUMNS = ("id", "strasse", "hausnummer", "plz", "ort", "ags", "lat", "lon", "download_mbit_s", "upload_mbit_s",

@@ -6,9 +6,11 @@ hotspots, school access points, modems of EV charging points), each with a
 loopback address, district, site, coordinates, upstream device, vendor model,
 interfaces, optical sensors and radios; and the EV charge points themselves
 (:class:`ChargePointSpec`, one behind each charger modem: AC with two
-connectors, or DC fast chargers with one). The same seed always gives the same
-city. How values move over time lives in ``behaviour``; how devices answer
-SNMP lives in ``mib`` and ``snmp_agent``.
+connectors, or DC fast chargers with one, each with the static data the open
+data feeds publish: an address at its place, Type 2 sockets of 22 kW or a CCS
+cable of 50 or 150 kW). The same seed always gives the same city. How values
+move over time lives in ``behaviour``; how devices answer SNMP lives in ``mib``
+and ``snmp_agent``.
 
 The city is "Musterstadt", a fictional mid-size German city; coordinates are
 scattered around an arbitrary centre and its district names are generic.
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collectors.snmp.types import Oid
-from stadtnetz.model import DEVICE_CSV_COLUMNS
+from stadtnetz.model import DEVICE_CSV_COLUMNS, ConnectorInfo
 
 DEFAULT_DEVICES = 650  # gives 4 core routers, 26 distribution switches, 520 hotspots, 60 charger modems, 40 school APs
 ADDRESS_BASE = (127, 20)  # devices live on 127.20.0.1, 127.20.0.2, ... (254 per /24, skipping .0 and .255)
@@ -61,6 +63,13 @@ PLACES = (
     "Jugendzentrum", "Museum", "Theater", "Kirchplatz", "Spielplatz", "Fußgängerzone", "Bahnhof", "Hallenbad",
     "Wochenmarkt", "Seniorenzentrum", "Volkshochschule", "Friedhof", "Busbahnhof", "Parkhaus", "Stadion",
 )
+CITY_TOWN = "Musterstadt"
+CITY_POSTCODES = {  # district -> fictional postcode
+    "Altstadt": "48990", "Bahnhofsviertel": "48990", "Nordstadt": "48991", "Gewerbegebiet Nord": "48991",
+    "Südstadt": "48992", "Auenfeld": "48992", "Oststadt": "48993", "Hafen": "48993", "Weststadt": "48994",
+    "Lindenhof": "48994", "Kirchberg": "48995", "Heide (Außenbereich)": "48996", "Brockhagen (Außenbereich)": "48997",
+}
+
 SCHOOLS = ("Grundschule", "Gesamtschule", "Gymnasium", "Realschule", "Berufskolleg", "Förderschule")
 
 
@@ -199,6 +208,12 @@ class ChargePointSpec:
     model: str
     firmware: str
     register_wh: float  # what each connector's energy meter reads when the simulation starts
+    # the static data the open data feeds publish (exporters/opendata/): where it stands, what its connectors are
+    street: str = ""
+    house_number: str = ""
+    postcode: str = ""
+    town: str = CITY_TOWN
+    connector_info: tuple[ConnectorInfo, ...] = ()
 
 
 @dataclass(slots=True)
@@ -525,6 +540,15 @@ def _backhaul(seed: int, device: DeviceSpec) -> str:
 
 
 DC_SHARE = 0.2  # of the charge points: DC fast chargers (one connector); the rest AC with two
+CHARGER_STREETS = (
+    "Bahnhofstraße", "Marktstraße", "Kirchplatz", "Rathausplatz", "Lindenallee", "Schulstraße", "Gartenweg",
+    "Poststraße", "Hauptstraße", "Am Stadtpark", "Parkstraße", "Mühlenweg",
+)
+TYPE2_22KW = ConnectorInfo("IEC_62196_T2", "SOCKET", "AC_3_PHASE", 230, 32, 22_000)  # a socket of a 22 kW column
+CCS = {  # DC fast chargers: a CCS cable
+    50_000.0: ConnectorInfo("IEC_62196_T2_COMBO", "CABLE", "DC", 500, 125, 50_000),
+    150_000.0: ConnectorInfo("IEC_62196_T2_COMBO", "CABLE", "DC", 920, 200, 150_000),
+}
 
 
 def _charge_points(seed: int, devices: list[DeviceSpec]) -> tuple[ChargePointSpec, ...]:
@@ -539,15 +563,19 @@ def _charge_points(seed: int, devices: list[DeviceSpec]) -> tuple[ChargePointSpe
             power = rng.choice((50_000.0, 150_000.0))
             current, connectors, model, firmware = "DC", 1, f"DC-{power / 1000:.0f} Sim", "3.2.1"
             register = rng.uniform(20e6, 250e6)  # a few years of fast charging
+            info: tuple[ConnectorInfo, ...] = (CCS[power],)
         else:
             power = 11_000.0  # 3 x 16 A per connector, a 22 kW column
             current, connectors, model, firmware = "AC", 2, "AC-22 Sim", "1.8.4"
             register = rng.uniform(1e6, 30e6)
+            info = (TYPE2_22KW, TYPE2_22KW)
         points.append(
             ChargePointSpec(
                 id=f"cp-{number}", device=device.id, site=device.site, district=device.district, current=current,
                 connectors=connectors, power_w=power, vendor="Musterwerk", model=model, firmware=firmware,
-                register_wh=float(round(register)),
+                register_wh=float(round(register)), street=rng.choice(CHARGER_STREETS),
+                house_number=str(rng.randint(1, 40)), postcode=CITY_POSTCODES.get(device.district, "48990"),
+                connector_info=info,
             )
         )
     return tuple(points)

@@ -287,6 +287,114 @@ class InfluxSettings:
         return f"InfluxSettings(url={self.url!r}, org={self.org!r}, bucket={self.bucket!r}, token=***)"
 
 
+# --- open data: what the public feeds say about chargers beyond what OCPP reports (exporters/opendata/) ---------
+
+# OCPI 2.2.1's ConnectorType, ConnectorFormat and PowerType: the vocabulary the configuration writes connectors in
+CONNECTOR_STANDARDS = (
+    "CHADEMO", "CHAOJI", "DOMESTIC_A", "DOMESTIC_B", "DOMESTIC_C", "DOMESTIC_D", "DOMESTIC_E", "DOMESTIC_F",
+    "DOMESTIC_G", "DOMESTIC_H", "DOMESTIC_I", "DOMESTIC_J", "DOMESTIC_K", "DOMESTIC_L", "DOMESTIC_M", "DOMESTIC_N",
+    "DOMESTIC_O", "GBT_AC", "GBT_DC", "IEC_60309_2_single_16", "IEC_60309_2_three_16", "IEC_60309_2_three_32",
+    "IEC_60309_2_three_64", "IEC_62196_T1", "IEC_62196_T1_COMBO", "IEC_62196_T2", "IEC_62196_T2_COMBO",
+    "IEC_62196_T3A", "IEC_62196_T3C", "NEMA_5_20", "NEMA_6_30", "NEMA_6_50", "NEMA_10_30", "NEMA_10_50",
+    "NEMA_14_30", "NEMA_14_50", "PANTOGRAPH_BOTTOM_UP", "PANTOGRAPH_TOP_DOWN", "TESLA_R", "TESLA_S",
+)
+CONNECTOR_FORMATS = ("SOCKET", "CABLE")
+POWER_TYPES = ("AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC")
+# ISO 3166-1 alpha-2 -> alpha-3 of the EU/EEA and neighbours (AFIR's area): OCPI's Location.country is alpha-3
+COUNTRY_ALPHA3 = {
+    "AT": "AUT", "BE": "BEL", "BG": "BGR", "CH": "CHE", "CY": "CYP", "CZ": "CZE", "DE": "DEU", "DK": "DNK",
+    "EE": "EST", "ES": "ESP", "FI": "FIN", "FR": "FRA", "GB": "GBR", "GR": "GRC", "HR": "HRV", "HU": "HUN",
+    "IE": "IRL", "IS": "ISL", "IT": "ITA", "LI": "LIE", "LT": "LTU", "LU": "LUX", "LV": "LVA", "MT": "MLT",
+    "NL": "NLD", "NO": "NOR", "PL": "POL", "PT": "PRT", "RO": "ROU", "SE": "SWE", "SI": "SVN", "SK": "SVK",
+}
+# the licences open data may be published under: id -> (name, URL of its text)
+LICENCES = {
+    "dl-de/by-2-0": ("Datenlizenz Deutschland - Namensnennung - Version 2.0", "https://www.govdata.de/dl-de/by-2-0"),
+    "dl-de/zero-2-0": ("Datenlizenz Deutschland - Zero - Version 2.0", "https://www.govdata.de/dl-de/zero-2-0"),
+    "CC0-1.0": ("Creative Commons Zero 1.0 Universal", "https://creativecommons.org/publicdomain/zero/1.0/"),
+    "CC-BY-4.0": ("Creative Commons Attribution 4.0 International", "https://creativecommons.org/licenses/by/4.0/"),
+    "ODbL-1.0": ("Open Data Commons Open Database License 1.0", "https://opendatacommons.org/licenses/odbl/1-0/"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorInfo:
+    """What one connector of a charger is, for the open data feeds (OCPI's Connector; a DATEX II refill point's).
+
+    Empty fields are not known (a configuration that only counts its connectors); a published charger has them all
+    but ``max_electric_power``, which then is what voltage and amperage give (three phases: three times that).
+    """
+
+    standard: str = ""  # one of CONNECTOR_STANDARDS
+    format: str = ""  # one of CONNECTOR_FORMATS
+    power_type: str = ""  # one of POWER_TYPES
+    max_voltage: int | None = None  # V (line to neutral for AC_3_PHASE, as OCPI has it)
+    max_amperage: int | None = None  # A
+    max_electric_power: int | None = None  # W, when less than voltage x amperage allows
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.standard and self.format and self.power_type) and None not in (
+            self.max_voltage,
+            self.max_amperage,
+        )
+
+    @property
+    def power(self) -> int | None:
+        """The most power it delivers, in W: the configured limit, else voltage x amperage x phases."""
+        if self.max_electric_power is not None:
+            return self.max_electric_power
+        if self.max_voltage is None or self.max_amperage is None:
+            return None
+        phases = {"AC_2_PHASE": 2, "AC_2_PHASE_SPLIT": 2, "AC_3_PHASE": 3}.get(self.power_type, 1)
+        return self.max_voltage * self.max_amperage * phases
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningHours:
+    """When a charger can be used: ``periods`` of (weekday 0 = Monday, "HH:MM" from, "HH:MM" to) in local time;
+    none: around the clock (24/7)."""
+
+    periods: tuple[tuple[int, str, str], ...] = ()
+
+    @property
+    def always(self) -> bool:
+        return not self.periods
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """The charge point operator (CPO) the feeds name: OCPI's country_code and party_id, DATEX II's operator."""
+
+    name: str
+    party_id: str  # three letters or digits (ISO 15118 / eMI3 operator id after the country: DE*SWM)
+    country_code: str = "DE"  # ISO 3166-1 alpha-2
+    legal_name: str = ""  # the official name (AFIR asks for both); "": the name
+    website: str = ""
+    phone: str = ""  # the helpdesk (AFIR: contact)
+    email: str = ""
+
+    @property
+    def operator_id(self) -> str:
+        """The eMI3 / BDEW E-Mobility operator id, e.g. ``DE*SWM``."""
+        return f"{self.country_code}*{self.party_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDataSettings:
+    """The ``opendata`` section: the public feeds' licence, which devices are hotspots, the chargers' operator."""
+
+    licence: str = "dl-de/by-2-0"  # a key of LICENCES
+    attribution: str = ""  # the source note a "by" licence asks users to give; "": the operator's name
+    hotspot_kinds: tuple[str, ...] = ("hotspot",)  # devices of these kinds are the public hotspots ...
+    hotspot_tags: tuple[str, ...] = ()  # ... carrying one of these tags, if any are given
+    operator: Operator | None = None  # needed once any charger is published
+    time_zone: str = "Europe/Berlin"  # the chargers' (OCPI Location.time_zone)
+    nuts: str = ""  # the chargers' NUTS region (DATEX II asks for at least the NUTS 1 code: DEA is NRW)
+    language: str = "de"  # of the texts in the feeds (ISO 639-1)
+    test: bool = False  # the data are a test (a simulated city): DATEX II's informationStatus says so
+
+
 @dataclass(frozen=True, slots=True)
 class Charger:
     """One EV charging point of the inventory: it dials in to the OCPP endpoint (collectors/ocpp.py).
@@ -307,6 +415,17 @@ class Charger:
     tags: tuple[str, ...] = ()
     kind: str = "charger"
     group: str | None = None
+    # open data (exporters/opendata/): only a charger with publish=True appears in the public feeds
+    publish: bool = False
+    name: str = ""  # shown to the public; "": its site
+    street: str = ""
+    house_number: str = ""
+    postcode: str = ""
+    city: str = ""
+    lat: float | None = None  # its own, else its modem's
+    lon: float | None = None
+    opening_hours: OpeningHours = field(default_factory=OpeningHours)
+    connector_info: tuple[ConnectorInfo, ...] = ()  # connector n is item n-1; () not known
 
     def __repr__(self) -> str:
         password = "***" if self.password is not None else "None"
@@ -348,6 +467,7 @@ class Inventory:
     chargers: list[Charger] = field(default_factory=list)  # EV charging points (OCPP), not polled
     planning: PlanningSettings | None = None  # the broadband-planning inputs; None: no planning section
     web: WebSettings = field(default_factory=WebSettings)  # the status page's audiences (public, users)
+    opendata: OpenDataSettings = field(default_factory=OpenDataSettings)  # the public feeds (exporters/opendata/)
 
     def by_id(self) -> dict[str, Device]:
         return {device.id: device for device in self.devices}

@@ -31,7 +31,10 @@ MAY_IMPORT = re.compile(r"^May import: (?P<rule>.+?)\.?\s*$", re.MULTILINE)
 THIRD_PARTY_ONLY_IN = {
     "click": ("stadtnetz.cli",),
     "rich": ("stadtnetz.cli",),
-    "aiohttp": ("stadtnetz.app.web", "stadtnetz.app.http_cache", "stadtnetz.app.service", "simulators.control"),
+    "aiohttp": (
+        "stadtnetz.app.web", "stadtnetz.app.service", "stadtnetz.app.http_cache", "stadtnetz.app.opendata",
+        "simulators.control",
+    ),
     "grafana_foundation_sdk": ("exporters.grafana",),  # the dashboard builder only, never the service
 }
 

@@ -2,8 +2,9 @@
 
 Owns turning a running simulation into the inventory the service polls
 (what a configuration file would otherwise say: its devices and, with OCPP,
-its charge points behind their modems; its simulated address list for the
-planning figures) and running both together: the city, the service, and the
+its charge points behind their modems, published in the open data feeds with
+their simulated addresses and connectors, the operator a fictional Stadtwerk's;
+its simulated address list for the planning figures) and running both together: the city, the service, and the
 city's chargers dialling the service's OCPP endpoint.
 The demo takes the secure path too: its endpoint asks every charger for a
 password (ocpp.auth basic), one made up per run and known only to the
@@ -31,6 +32,8 @@ from stadtnetz.model import (
     HistorySettings,
     Inventory,
     OcppSettings,
+    OpenDataSettings,
+    Operator,
     PlanningSettings,
     Settings,
     SnmpCredentials,
@@ -46,6 +49,13 @@ if TYPE_CHECKING:
 DEMO_CREDENTIALS = "simulated-city"
 DEMO_OCPP_PORT = 9875  # the demo's OCPP endpoint, if free (else any free port)
 DEMO_HEARTBEAT = 30.0  # seconds; a charger is offline after 3 without a message
+DEMO_OPERATOR = Operator(  # fictional, like the city: the operator the demo's open data feeds name
+    name="Stadtwerke Musterstadt",
+    party_id="SWM",
+    legal_name="Stadtwerke Musterstadt GmbH",
+    website="https://www.stadtwerke-musterstadt.example",
+    email="ladeservice@stadtwerke-musterstadt.example",
+)
 
 
 def inventory_for_city(
@@ -90,6 +100,9 @@ def inventory_for_city(
     for device in devices:
         groups.setdefault(device.kind, []).append(device.id)
     inventory = Inventory(settings, credentials, devices, {k: tuple(v) for k, v in groups.items()})
+    # the simulated city is test data: its DATEX II publications say so
+    inventory.opendata = OpenDataSettings(operator=DEMO_OPERATOR, nuts="DEA", test=True, attribution=DEMO_OPERATOR.name)
+    by_id = city.by_id()
     if ocpp_port is not None and city.chargers:
         inventory.ocpp = OcppSettings(
             listen=("127.0.0.1", ocpp_port),
@@ -106,6 +119,15 @@ def inventory_for_city(
                 district=spec.district,
                 connectors=spec.connectors,
                 password=password,
+                publish=True,
+                name=spec.site,
+                street=spec.street,
+                house_number=spec.house_number,
+                postcode=spec.postcode,
+                city=spec.town,
+                lat=by_id[spec.device].lat,
+                lon=by_id[spec.device].lon,
+                connector_info=spec.connector_info,
             )
             for spec in city.chargers
         ]

@@ -30,6 +30,8 @@ from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import ProfileLibrary
 from collectors.traps import TrapEvent, TrapReceiver, TrapStatsCollector
 from exporters.influx import InfluxExporter, InfluxStatsCollector
+from exporters.opendata.publisher import OpenData
+from exporters.opendata.snapshot import Snapshot, take_snapshot
 from exporters.prometheus import CONTENT_TYPE, render_stream
 from stadtnetz.app.auth import Gate
 from stadtnetz.app.metrics import _DeviceLocationCollector, _DeviceTrapsCollector, _MaintenanceCollector
@@ -48,7 +50,7 @@ from stadtnetz.model import Device, Inventory, PollStatus
 from stadtnetz.status.chargers import ChargerBoard, ChargerBoardCollector, connector_key
 from stadtnetz.status.reachability import Reachability
 from stadtnetz.status.state import State
-from stadtnetz.status.topology import PROBLEM, DeviceStatus, Topology
+from stadtnetz.status.topology import PROBLEM, DeviceStatus, Status, Topology
 from stadtnetz.status.trap_effects import apply_trap
 
 log = logging.getLogger("stadtnetz")
@@ -139,6 +141,8 @@ class Service:
         self.registry.register(OnDemandCollector({"snmp_poll": self._on_demand_polls, "ping": self._on_demand_pings}))
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.configured_at = self.clock.time()  # when the static data of the open data feeds were read
+        self.opendata = OpenData(self._opendata_snapshot)  # the public feeds (exporters/opendata/)
         self.history: HistoryStore | None = None  # the embedded history, when history.path is set
         # EV chargers over OCPP, when the configuration has an ocpp section and chargers
         self.central: CentralSystem | None = None
@@ -201,6 +205,16 @@ class Service:
         groups = {name: [i for i in ids if i in owned] for name, ids in self.inventory.groups.items()}
         districts, groups = districts_and_groups(self.devices, {k: v for k, v in groups.items() if v})
         return StatusSite(sources, self.inventory.history.path, districts, groups)
+
+    def _opendata_snapshot(self) -> Snapshot:
+        verdicts = self.chargers.verdicts if self.chargers is not None else {}
+        board = self.reachability.board
+
+        def health(device_id: str) -> Status | None:
+            found = board.status.get(device_id)
+            return found.status if found is not None else None
+
+        return take_snapshot(self.state, verdicts, self.inventory, self.clock.time(), self.configured_at, health)
 
     def health(self) -> tuple[bool, str]:
         if not self._tasks or any(t.done() for t in self._tasks):
@@ -317,7 +331,10 @@ class Service:
     async def start(self) -> str:
         """Start polling and serving; return the URL of /metrics' server."""
         exposition = (CONTENT_TYPE, lambda: render_stream(self.state, [self.registry]))
-        app = build_app(self.state, exposition, self.health, self.health_parts, site=self.site, gate=self.gate)
+        app = build_app(
+            self.state, exposition, self.health, self.health_parts, site=self.site, gate=self.gate,
+            opendata=self.opendata,
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         if self.listen_socket is not None:

@@ -1,13 +1,14 @@
 """HTTP: ``/metrics`` for Prometheus, ``/healthz`` for probes, the status page for people, the JSON API.
 
 Owns the web server (aiohttp), its routes and who may use them; the content comes from the state, from the
-status site (:mod:`stadtnetz.app.pages`: pages, map, feeds, JSON) and, for ``/metrics``, from the exposition the
-composition root hands in (the Prometheus exporter's renderer): this module imports no exporter.
+status site (:mod:`stadtnetz.app.pages`: pages, map, feeds, JSON), from the open data publisher
+(:mod:`stadtnetz.app.opendata`: ``/opendata/...``, ``/ocpi/2.2.1/locations``) and, for ``/metrics``, from the
+exposition the composition root hands in (the Prometheus exporter's renderer): this module imports no exporter.
 Binds 127.0.0.1 unless told otherwise.
 
 Audiences (:func:`route_audience`): *public* routes (``/public``, ``/public/*``, ``/api/public/*``, the open
-data feeds under ``/opendata/``) never need a login and answer 404 unless ``web.public`` is true; *open*
-routes (``/healthz``, ``/static/*``) always answer; ``/metrics`` answers like an open route unless
+data feeds under ``/opendata/`` and ``/ocpi/``) never need a login and answer 404 unless ``web.public`` is true;
+*open* routes (``/healthz``, ``/static/*``) always answer; ``/metrics`` answers like an open route unless
 ``web.metrics_login``; every other route is an *operator* route, behind :class:`stadtnetz.app.auth.Gate`
 (HTTP Basic against ``web.users``; without users only loopback).
 """
@@ -28,6 +29,7 @@ from aiohttp import web
 from stadtnetz import __version__
 from stadtnetz.app.auth import REALM, Gate
 from stadtnetz.app.http_cache import Cached, answer, cached_json_response
+from stadtnetz.app.opendata import OpenDataSource, add_opendata_routes
 from stadtnetz.app.pages.html import REFRESH_SCRIPT, STYLESHEET
 from stadtnetz.app.pages.site import HTML, StatusSite
 from stadtnetz.model import PollStatus, WebSettings
@@ -45,15 +47,15 @@ def build_app(
     parts: Callable[[], dict[str, dict[str, object]]] | None = None,
     site: StatusSite | None = None,
     gate: Gate | None = None,
-    opendata: Callable[[web.Application], None] | None = None,
+    opendata: OpenDataSource | None = None,
 ) -> web.Application:
     """``exposition``: the content type of ``/metrics`` and what renders its body, in pieces;
     ``health``: (healthy, detail) of the collector; ``parts``: more fields for ``/healthz``, one per part
     (e.g. ``{"history": {"ok": False, "problem": "..."}}``). A part with ``"ok": False`` makes the status
     ``degraded``, still HTTP 200: a probe must not restart a poller that polls because its history cannot be
     written; only an unhealthy collector answers 503. ``site``: the status site (pages, map, feeds, JSON API);
-    ``gate``: who may see the operator routes (:mod:`stadtnetz.app.auth`); ``opendata``: mounts the open data
-    feeds' routes (public ones: under ``/opendata/`` or ``/api/public/``)."""
+    ``gate``: who may see the operator routes (:mod:`stadtnetz.app.auth`); ``opendata``: the open data
+    feeds' source (public routes under ``/opendata/`` and ``/ocpi/``; none: no feeds)."""
     content_type, render = exposition
 
     async def metrics(request: web.Request) -> web.StreamResponse:
@@ -146,7 +148,7 @@ def build_app(
 
         app.cleanup_ctx.append(history_reader)
     if opendata is not None:
-        opendata(app)
+        add_opendata_routes(app, opendata)
     return app
 
 
@@ -160,7 +162,7 @@ class _WallClock:
 
 def route_audience(path: str) -> str:
     """public (no login; 404 unless web.public), open (never a login), metrics, or operator."""
-    if path == "/public" or path.startswith(("/public/", "/api/public/", "/opendata/")):
+    if path in ("/public", "/opendata") or path.startswith(("/public/", "/api/public/", "/opendata/", "/ocpi/")):
         return "public"
     if path == "/healthz" or path.startswith("/static/"):
         return "open"

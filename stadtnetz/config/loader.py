@@ -51,6 +51,7 @@ from stadtnetz.model import (
     InfluxSettings,
     Inventory,
     OcppSettings,
+    OpenDataSettings,
     PlanningSettings,
     Settings,
     SnmpCredentials,
@@ -96,6 +97,9 @@ class _Loader(SectionReader, CrossChecks):
         self.web = WebSettings()
         self.web_seen = _SectionOnce()
         self.chargers: list[tuple[ChargerSpec, _Document, str]] = []
+        self.opendata = OpenDataSettings()
+        self.opendata_seen = _SectionOnce()
+        self.opendata_invalid = False
 
     # files and includes
 
@@ -236,6 +240,8 @@ class _Loader(SectionReader, CrossChecks):
             self.process_planning(document, data["planning"] or {})
         if "web" in data and isinstance(data["web"] or {}, dict):
             self.process_web(document, data["web"] or {})
+        if "opendata" in data and isinstance(data["opendata"] or {}, dict):
+            self.process_opendata(document, data["opendata"] or {})
         if isinstance(data.get("chargers"), list):
             context = {"base_dir": document.file.parent, "environ": self.environ}
             for index, raw in enumerate(data["chargers"]):
@@ -348,4 +354,5 @@ def load_inventory(
         chargers=chargers,
         planning=loader.planning,
         web=loader.web,
+        opendata=loader.opendata,
     )

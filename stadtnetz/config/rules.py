@@ -4,11 +4,13 @@ Owns the field rules shared by the YAML schema and the CSV import (device ids, n
 coordinates; the Gemeindeschlüssel, shared with the address lists), so both say the same thing about the same
 mistake, and the pydantic validators of every other value: text, whole numbers, listen addresses, SNMP versions,
 secret references (resolved, never echoed), password hashes, engine IDs, time zones, InfluxDB URLs, spool sizes,
-the OCPP endpoint's numbers and the planning section's (CRS, costs, bandwidth thresholds, detour factor).
+the OCPP endpoint's numbers, the planning section's (CRS, costs, bandwidth thresholds, detour factor) and the open
+data's (connector standards, power, the operator's ids, postcodes, opening hours).
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import re
@@ -18,7 +20,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, ValidationInfo
 
-from stadtnetz.model import BACKHAULS, DEFAULT_SNMP_PORT, MAX_CONNECTORS
+from stadtnetz.maintenance import parse_time_of_day, parse_weekdays
+from stadtnetz.model import (
+    BACKHAULS,
+    CONNECTOR_FORMATS,
+    CONNECTOR_STANDARDS,
+    COUNTRY_ALPHA3,
+    DEFAULT_SNMP_PORT,
+    MAX_CONNECTORS,
+    POWER_TYPES,
+)
 from stadtnetz.passwords import PasswordHashError, parse_hash
 from stadtnetz.secrets import Secret, SecretError, is_reference, resolve
 from stadtnetz.units import describe, parse_duration, parse_ratio, parse_size
@@ -417,3 +428,145 @@ def _detour(value: Any) -> float:
     if not 1 <= number <= 5:
         raise ValueError(f"a detour factor lies between 1 (straight) and 5, got {number:g}")
     return number
+
+
+# --- open data: the chargers' static data and their operator (opendata:, chargers[].connectors) ----------------------
+
+def _choice(options: tuple[str, ...], what: str, aliases: dict[str, str] | None = None) -> Any:
+    """One of ``options`` (any case), else a message listing them, with the closest (or a known alias) as a hint."""
+
+    def validate(value: Any) -> str:
+        text = _text(value).strip()
+        by_case = {option.upper(): option for option in options}
+        if text.upper() in by_case:
+            return by_case[text.upper()]
+        known = (aliases or {}).get(re.sub(r"[\s_-]", "", text.upper()))
+        if known is not None:
+            raise ValueError(f"unknown {what} {text!r}: write {known} (the names are OCPI's)")
+        close = difflib.get_close_matches(text.upper(), list(by_case), n=1, cutoff=0.5)
+        hint = f"; did you mean {by_case[close[0]]!r}?" if close else ""
+        raise ValueError(f"unknown {what} {text!r}: one of {', '.join(options)}{hint}")
+
+    return validate
+
+
+# what people call connectors, written without spaces, '-' and '_': OCPI's name for them
+CONNECTOR_ALIASES = {
+    "TYPE2": "IEC_62196_T2", "T2": "IEC_62196_T2", "MENNEKES": "IEC_62196_T2", "TYPE1": "IEC_62196_T1",
+    "CCS": "IEC_62196_T2_COMBO", "CCS2": "IEC_62196_T2_COMBO", "COMBO2": "IEC_62196_T2_COMBO",
+    "CCS1": "IEC_62196_T1_COMBO", "SCHUKO": "DOMESTIC_F", "CEE": "IEC_60309_2_three_32",
+}
+
+
+PARTY_ID = re.compile(r"[A-Z0-9]{3}")
+
+
+def _party_id(value: Any) -> str:
+    text = _text(value).strip().upper()
+    if not PARTY_ID.fullmatch(text):
+        raise ValueError(
+            f"a party_id has exactly 3 letters or digits (the operator id after the country, as in DE*SWM), "
+            f"not {str(value)!r} ({len(str(value))} characters)"
+        )
+    return text
+
+
+def _country_code(value: Any) -> str:
+    text = _text(value).strip().upper()
+    if text not in COUNTRY_ALPHA3:
+        raise ValueError(
+            f"expected an ISO 3166-1 alpha-2 country code of the EU/EEA, e.g. DE, not {str(value)!r} "
+            f"(known: {', '.join(sorted(COUNTRY_ALPHA3))})"
+        )
+    return text
+
+
+def _whole_between(low: int, high: int, unit: str) -> Any:
+    def validate(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number of {unit} ({low}..{high}), got {describe(value)}")
+        if not low <= value <= high:
+            raise ValueError(f"must lie between {low} and {high} {unit}, got {value}")
+        return value
+
+    return validate
+
+
+_POWER = re.compile(r"(\d+(?:[.,]\d+)?)\s*(k?W)", re.IGNORECASE)
+
+
+def _watts(value: Any) -> int:
+    """Power as whole watts (22000) or with a unit: 22kW, 150 kW, 3700W."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        watts = float(value)
+    elif isinstance(value, str) and (match := _POWER.fullmatch(value.strip())):
+        watts = float(match[1].replace(",", ".")) * (1000 if match[2].lower() == "kw" else 1)
+    else:
+        raise ValueError(f"expected power in watts (22000) or with a unit (22kW, 150 kW), got {describe(value)}")
+    if not 1 <= watts <= 5_000_000 or watts != round(watts):
+        raise ValueError(f"a connector's power is whole watts between 1 W and 5 MW, got {value!r}")
+    return int(watts)
+
+
+def _postcode(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 10000:  # 01067 unquoted: YAML reads an octal number, the leading zero is gone
+            raise ValueError("write the postcode in quotes, e.g. '01067': unquoted, YAML reads it as a number")
+        value = str(value)
+    text = _text(value).strip()
+    if not 1 <= len(text) <= 10:
+        raise ValueError(f"a postcode has 1 to 10 characters, got {text!r}")
+    return text
+
+
+NUTS = re.compile(r"[A-Z]{2}[0-9A-Z]{1,3}")
+
+
+def _nuts(value: Any) -> str:
+    text = _text(value).strip().upper()
+    if not NUTS.fullmatch(text):
+        raise ValueError(f"expected a NUTS code such as DEA (NRW) or DE9 (Niedersachsen), got {str(value)!r}")
+    return text
+
+
+def _language(value: Any) -> str:
+    text = _text(value).strip().lower()
+    if not re.fullmatch(r"[a-z]{2}", text):
+        raise ValueError(f"expected an ISO 639-1 language code such as de or en, got {str(value)!r}")
+    return text
+
+
+def _clock_time(value: Any) -> str:
+    """A local time of day for opening hours, "07:00" (quoted); 24:00 may end a day."""
+    if isinstance(value, str) and value.strip() == "24:00":
+        return "24:00"
+    return parse_time_of_day(value).strftime("%H:%M")
+
+
+def _opening_hours(value: Any) -> Any:
+    """``24/7`` (or nothing): always open; else a list of periods, each ``{days: ..., open: ..., close: ...}``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("24/7", "always")):
+        return []
+    if isinstance(value, str):
+        raise ValueError(
+            f"expected 24/7 or a list of periods like - {{days: weekdays, open: '07:00', close: '20:00'}}, "
+            f"got {value!r}"
+        )
+    return value
+
+
+ConnectorStandard = Annotated[
+    str, BeforeValidator(_choice(CONNECTOR_STANDARDS, "connector standard", CONNECTOR_ALIASES))
+]
+ConnectorFormat = Annotated[str, BeforeValidator(_choice(CONNECTOR_FORMATS, "connector format"))]
+PowerType = Annotated[str, BeforeValidator(_choice(POWER_TYPES, "power type"))]
+Volts = Annotated[int, BeforeValidator(_whole_between(1, 2000, "V"))]
+Amperes = Annotated[int, BeforeValidator(_whole_between(1, 1000, "A"))]
+Watts = Annotated[int, BeforeValidator(_watts)]
+PartyId = Annotated[str, BeforeValidator(_party_id)]
+CountryCode = Annotated[str, BeforeValidator(_country_code)]
+Postcode = Annotated[str, BeforeValidator(_postcode)]
+Nuts = Annotated[str, BeforeValidator(_nuts)]
+LanguageCode = Annotated[str, BeforeValidator(_language)]
+ClockTime = Annotated[str, BeforeValidator(_clock_time)]
+Weekdays = Annotated[tuple[int, ...], BeforeValidator(parse_weekdays)]

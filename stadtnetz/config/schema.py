@@ -19,24 +19,38 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 from stadtnetz.config.rules import (
     Address,
     AgsCode,
+    Amperes,
     Backhaul,
+    ClockTime,
+    ConnectorFormat,
+    ConnectorStandard,
+    CountryCode,
     DeviceId,
     Duration,
     Kind,
     Kinds,
+    LanguageCode,
     Latitude,
     Listen,
     Longitude,
     Name,
     Names,
+    Nuts,
+    PartyId,
     Positive,
+    Postcode,
+    PowerType,
     Ratio,
     Retries,
     SnmpVersion,
     Tag,
     Tags,
     Text,
+    Volts,
+    Watts,
+    Weekdays,
     _ags_list,
+    _choice,
     _connectors,
     _crs,
     _detour,
@@ -48,6 +62,7 @@ from stadtnetz.config.rules import (
     _mbit,
     _offline_after,
     _one_or_list,
+    _opening_hours,
     _password_hash,
     _secret_reference,
     _spool_size,
@@ -55,7 +70,7 @@ from stadtnetz.config.rules import (
     _url,
 )
 from stadtnetz.maintenance import DEFAULT_TIMEZONE, parse_instant, parse_time_of_day, parse_weekdays
-from stadtnetz.model import DEVICE_FIELDS, HistorySettings
+from stadtnetz.model import DEVICE_FIELDS, LICENCES, MAX_CONNECTORS, HistorySettings, OpenDataSettings
 from stadtnetz.secrets import Secret
 
 SECTIONS = (
@@ -73,6 +88,7 @@ SECTIONS = (
     "chargers",
     "planning",
     "web",
+    "opendata",
 )
 DEVICE_HELP = {device_field.name: device_field.help for device_field in DEVICE_FIELDS}
 
@@ -140,6 +156,13 @@ class FileSpec(_Spec):
     web: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
         {},
         description="the status page: public pages on or off, operator logins (in at most one file)",
+    )
+    opendata: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
+        {},
+        description=(
+            "the public open data feeds (hotspots, chargers: see \"Open data\"): licence, which devices are hotspots,"
+            " the chargers' operator; in at most one file"
+        ),
     )
 
 
@@ -564,6 +587,60 @@ class OcppSpec(_Spec):
     )
 
 
+class ConnectorSpec(_Spec):
+    """One connector of a charger (``chargers[].connectors``): what OCPI's Connector and DATEX II's refill point say."""
+
+    standard: ConnectorStandard | None = Field(
+        None,
+        description="OCPI ConnectorType: IEC_62196_T2 (Type 2), IEC_62196_T2_COMBO (CCS), CHADEMO, DOMESTIC_F, ...",
+        examples=["IEC_62196_T2"],
+    )
+    format: ConnectorFormat | None = Field(
+        None, description="SOCKET (bring a cable) or CABLE (attached)", examples=["SOCKET"]
+    )
+    power_type: PowerType | None = Field(
+        None, description="AC_1_PHASE, AC_2_PHASE, AC_2_PHASE_SPLIT, AC_3_PHASE or DC", examples=["AC_3_PHASE"]
+    )
+    max_voltage: Volts | None = Field(
+        None, description="V; line to neutral for AC_3_PHASE (230), as OCPI counts", examples=[230]
+    )
+    max_amperage: Amperes | None = Field(None, description="A", examples=[32])
+    max_electric_power: Watts | None = Field(
+        None,
+        description="22kW, 150 kW or watts; only when less than voltage x amperage (x phases) gives",
+        examples=["22kW"],
+    )
+
+
+class OpeningSpec(_Spec):
+    """One period of ``chargers[].opening_hours``: these weekdays, from open to close (local time)."""
+
+    days: Weekdays = Field(
+        description="mon, tue, ... sun, a list of them, daily, weekdays or weekend", examples=["weekdays"]
+    )
+    open: ClockTime = Field(description="local time, quoted", examples=["07:00"])
+    close: ClockTime = Field(description="later the same day; '24:00' for midnight", examples=["20:00"])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpeningSpec:
+        if self.close != "24:00" and self.close <= self.open:
+            raise ValueError(f"close ({self.close}) must be after open ({self.open}) on the same day")
+        return self
+
+
+def _connector_entries(value: Any) -> Any:
+    """A number of connectors (each without static data) or one mapping per connector."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("expected at least one connector (a number, or one entry per connector)")
+        if len(value) > MAX_CONNECTORS:
+            raise ValueError(f"at most {MAX_CONNECTORS} connectors per charger (the endpoint keeps no more)")
+        return value
+    return [{} for _ in range(_connectors(value))]
+
+
 class ChargerSpec(_Spec):
     """One entry of ``chargers``."""
 
@@ -580,10 +657,13 @@ class ChargerSpec(_Spec):
     )
     site: Text | None = Field(None, description="optional: overrides the modem's", examples=["Parkhaus Altstadt"])
     district: Text | None = Field(None, description="optional: overrides the modem's", examples=["Altstadt"])
-    connectors: Annotated[int, BeforeValidator(_connectors)] | None = Field(
-        None,
-        description="optional: the connectors it has (else the ones it reports)",
-        examples=[2],
+    connectors: Annotated[list[ConnectorSpec], BeforeValidator(_connector_entries)] = Field(
+        [],
+        description=(
+            "optional: the connectors it has (else the ones it reports): a number (connectors: 2), or one entry per"
+            " connector, in OCPP connector order, with what the open data feeds say about it (all but"
+            " max_electric_power needed to publish)"
+        ),
     )
     password: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
         None,
@@ -592,7 +672,26 @@ class ChargerSpec(_Spec):
     )
     group: Name | None = Field(None, description="optional, for maintenance windows' groups:")
     tags: Tags = Field([], description="optional, for maintenance windows' tags:", examples=[["dc"]])
-
+    publish: bool = Field(
+        False,
+        description=(
+            "true (default false): the charger is in the public feeds (OCPI, DATEX II AFIR); it then needs street,"
+            " postcode, city, coordinates (its own or its modem's), every connector's static data and"
+            " opendata.operator"
+        ),
+        examples=[True],
+    )
+    name: Text | None = Field(None, description="public name in the feeds; default: its site", examples=["Marktplatz"])
+    street: Text | None = Field(None, description="street of its address (to publish)", examples=["Marktplatz"])
+    house_number: Text | None = Field(None, description="optional house number", examples=["1"])
+    postcode: Postcode | None = Field(None, description="postcode, quoted (to publish)", examples=["48990"])
+    city: Text | None = Field(None, description="city or town (to publish)", examples=["Musterstadt"])
+    lat: Latitude | None = Field(None, description="optional: its own latitude; else its modem's", examples=[51.8412])
+    lon: Longitude | None = Field(None, description="optional: its own longitude; else its modem's", examples=[8.2634])
+    opening_hours: Annotated[list[OpeningSpec], BeforeValidator(_opening_hours)] = Field(
+        [],
+        description="24/7 (the default: open around the clock) or a list of periods when it can be used",
+    )
 
 
 class PlanningAreaSpec(_Spec):
@@ -697,6 +796,64 @@ class PlanningSpec(_Spec):
     )
 
 
+_DEFAULT_OPENDATA = OpenDataSettings()
+
+
+class OperatorSpec(_Spec):
+    """``opendata.operator``: the charge point operator the charger feeds name (OCPI party, DATEX II operator)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    name: Text = Field(description="the name people know", examples=["Stadtwerke Musterstadt"])
+    legal_name: Text = Field("", description="the official name (AFIR asks for it); default: name",
+                             examples=["Stadtwerke Musterstadt GmbH"])
+    country_code: CountryCode = Field("DE", description="ISO 3166-1 alpha-2 of the operator (OCPI country_code)")
+    party_id: PartyId = Field(
+        description="3 letters or digits: the E-Mobility operator id after the country (DE*SWM), OCPI's party_id",
+        examples=["SWM"],
+    )
+    website: Annotated[str, BeforeValidator(_url)] | None = Field(
+        None, description="optional: http(s) URL", examples=["https://www.stadtwerke-musterstadt.example"]
+    )
+    phone: Text = Field("", description="optional: the helpdesk's number (AFIR: contact)", examples=["+49 800 0000000"])
+    email: Text = Field("", description="optional: the helpdesk's address",
+                        examples=["ladeservice@stadtwerke-musterstadt.example"])
+
+
+class OpenDataSpec(_Spec):
+    """The top-level ``opendata`` section: what the public feeds publish and under which licence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    licence: Annotated[str, BeforeValidator(_choice(tuple(LICENCES), "licence"))] = Field(
+        _DEFAULT_OPENDATA.licence,
+        description=f"of every feed: {', '.join(LICENCES)}",
+    )
+    attribution: Text = Field(
+        "",
+        description="the source note users of a by-licence give (Quellenvermerk); default: the operator's name",
+        examples=["Stadtwerke Musterstadt"],
+    )
+    hotspot_kinds: Kinds = Field(
+        list(_DEFAULT_OPENDATA.hotspot_kinds),
+        description="devices of these kinds are the public WLAN hotspots in the hotspot feeds",
+    )
+    hotspot_tags: Tags = Field([], description="optional: only those carrying one of these tags", examples=[["public"]])
+    time_zone: Annotated[str, BeforeValidator(_timezone)] = Field(
+        _DEFAULT_OPENDATA.time_zone, description="IANA name: the chargers' local time (OCPI time_zone)"
+    )
+    nuts: Nuts | None = Field(
+        None,
+        description="optional: the chargers' NUTS region; DATEX II AFIR asks for NUTS 1 (DEA: NRW)",
+        examples=["DEA"],
+    )
+    language: LanguageCode = Field(_DEFAULT_OPENDATA.language, description="of the feeds' texts (ISO 639-1)")
+    test: bool = Field(False, description="true: the data are a test; DATEX II's informationStatus says test, not real")
+    operator: OperatorSpec | None = Field(
+        None, description="the chargers' operator; needed once a charger says publish: true"
+    )
+
+
 # What the configuration reference (README.md, rendered by stadtnetz.config.reference) shows per section, in the
 # order of FileSpec: the section's model and how its items are written: "one" (a mapping), "dict" (named items, the
 # third element the example name) or "list" (items in a list). Sections not named here (include) are plain fields.
@@ -776,4 +933,5 @@ REFERENCE_SECTIONS: dict[str, tuple[Literal["one", "dict", "list"], type[_Spec],
     "chargers": ("list", ChargerSpec, ""),
     "planning": ("one", PlanningSpec, ""),
     "web": ("one", WebSpec, ""),
+    "opendata": ("one", OpenDataSpec, ""),
 }

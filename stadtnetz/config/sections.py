@@ -1,5 +1,5 @@
 """What each section of the configuration turns into: settings, credentials, defaults, groups, devices, history,
-influx, ocpp, planning and web, from their validated specs.
+influx, ocpp, planning, web and opendata, from their validated specs.
 
 Owns :class:`SectionReader`, the part of the loader that reads one section of one file (its methods are the
 loader's; :class:`stadtnetz.config.loader._Loader` holds the state they fill).
@@ -25,6 +25,7 @@ from stadtnetz.config.schema import (
     InfluxSpec,
     LayerSpec,
     OcppSpec,
+    OpenDataSpec,
     PlanningSpec,
     SettingsSpec,
     WebSpec,
@@ -37,6 +38,8 @@ from stadtnetz.model import (
     InfluxSettings,
     InfluxSpool,
     OcppSettings,
+    OpenDataSettings,
+    Operator,
     PlanningSettings,
     Settings,
     SnmpCredentials,
@@ -83,6 +86,9 @@ class SectionReader:
     planning_seen: _SectionOnce
     web: WebSettings
     web_seen: _SectionOnce
+    opendata: OpenDataSettings
+    opendata_seen: _SectionOnce
+    opendata_invalid: bool
 
     def directories(self, document: _Document, field: str, names: list[str], what: str) -> list[str]:
         """Directories named in settings, made absolute (relative to the file); each must exist."""
@@ -289,6 +295,37 @@ class SectionReader:
             tile_url=None if image is None else image.url,
             tile_bounds=None if image is None else (image.south, image.west, image.north, image.east),
             incidents=spec.incidents,
+        )
+
+    def process_opendata(self, document: _Document, raw: dict) -> None:
+        if not self.once(self.opendata_seen, document, "opendata"):
+            return
+        spec = self.validate(document, "opendata", OpenDataSpec, raw)
+        if spec is None:
+            self.opendata_invalid = True
+            return
+        operator = None
+        if spec.operator is not None:
+            given = spec.operator
+            operator = Operator(
+                name=given.name,
+                party_id=given.party_id,
+                country_code=given.country_code,
+                legal_name=given.legal_name or given.name,
+                website=given.website or "",
+                phone=given.phone,
+                email=given.email,
+            )
+        self.opendata = OpenDataSettings(
+            licence=spec.licence,
+            attribution=spec.attribution or (operator.name if operator is not None else ""),
+            hotspot_kinds=tuple(spec.hotspot_kinds),
+            hotspot_tags=tuple(spec.hotspot_tags),
+            operator=operator,
+            time_zone=spec.time_zone,
+            nuts=spec.nuts or "",
+            language=spec.language,
+            test=spec.test,
         )
 
     def planning_file(self, document: _Document, field: str, name: str, what: str) -> Path:
