@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from jsonschema import Draft3Validator, Draft7Validator, Draft202012Validator, FormatChecker
+from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -104,7 +104,7 @@ def validator(name: str) -> Validator:
     if name == "geojson":
         return Draft7Validator(_load("geojson/FeatureCollection.json"), format_checker=FORMATS)
     if name == "nodelist":
-        return Draft3Validator(_load("freifunk/nodelist-schema-1.0.1.json"))
+        return Draft202012Validator(_load("freifunk/nodelist-1.0.1.json"), format_checker=FORMATS)
     if name == "meshviewer":
         return Draft202012Validator(_load("meshviewer/meshviewer.json"))
     if name == "ocpi":
