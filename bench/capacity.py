@@ -147,37 +147,51 @@ def _lag_quantile(exposition: str, quantile: float) -> float:
     return float("nan")
 
 
+def start_collector(
+    workdir: Path, inventory: Path, interval: float, name: str, extra: str = "", timeout: float = 120
+) -> tuple[Daemon, str]:
+    """``stadtnetz run`` polling ``inventory`` every ``interval`` s (``extra``: more YAML), once it answers
+    /healthz; the collector and its base URL (``http://127.0.0.1:PORT/``). Also used by bench/status_page.py."""
+    listen = free_port()
+    config = workdir / f"{name}.yaml"
+    config.write_text(
+        "settings:\n"
+        f"  interval: {interval}s\n  timeout: 2s\n  retries: 1\n  concurrency: 256\n"
+        f"  listen: 127.0.0.1:{listen}\n"
+        "credentials:\n  city:\n    version: 2c\n    community: ${BENCH_COMMUNITY}\n"
+        "defaults:\n  credentials: city\n"
+        f"inventory:\n  - file: {inventory}\n" + extra
+    )
+    collector = Daemon(
+        [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config)],
+        workdir / "collector.log",
+        env={"BENCH_COMMUNITY": "public"},
+    )
+    base = f"http://127.0.0.1:{listen}/"
+
+    def serving() -> bool:
+        try:
+            urllib.request.urlopen(base + "healthz", timeout=2).read()
+            return True
+        except OSError:
+            return False
+
+    try:
+        collector.wait_ready(serving, timeout, "collector")
+    except BaseException:
+        collector.stop()
+        raise
+    return collector, base
+
+
 def collector_capacity(
     devices: int, interval: float, intervals: int, warmup: float, workdir: Path
 ) -> dict[str, float]:
     simulator, _, inventory = start_simulator_process(workdir, devices)
     collector = None
     try:
-        listen = free_port()
-        config = workdir / "capacity.yaml"
-        config.write_text(
-            "settings:\n"
-            f"  interval: {interval}s\n  timeout: 2s\n  retries: 1\n  concurrency: 256\n"
-            f"  listen: 127.0.0.1:{listen}\n"
-            "credentials:\n  city:\n    version: 2c\n    community: ${BENCH_COMMUNITY}\n"
-            "defaults:\n  credentials: city\n"
-            f"inventory:\n  - file: {inventory}\n"
-        )
-        collector = Daemon(
-            [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config)],
-            workdir / "collector.log",
-            env={"BENCH_COMMUNITY": "public"},
-        )
-        url = f"http://127.0.0.1:{listen}/metrics"
-
-        def serving() -> bool:
-            try:
-                urllib.request.urlopen(url.replace("metrics", "healthz"), timeout=2).read()
-                return True
-            except OSError:
-                return False
-
-        collector.wait_ready(serving, 120, "collector")
+        collector, base = start_collector(workdir, inventory, interval, "capacity")
+        url = base + "metrics"
         time.sleep(warmup)  # every device polled once
         cpu0, wall0 = collector.cpu_seconds(), time.monotonic()
         time.sleep(interval * intervals)

@@ -31,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.processes import Daemon, free_port
+from capacity import start_collector  # bench/ is on sys.path when this runs as a script
+
 from tests.support.simulation import start_simulator_process
 
 ON_TIME = 1.0  # seconds of lag within which a poll counts as on time (a bucket bound of the histogram)
@@ -135,32 +136,10 @@ def main() -> None:
         simulator, _, inventory = start_simulator_process(workdir, args.devices)
         collector = None
         try:
-            listen = free_port()
-            config = workdir / "status.yaml"
-            config.write_text(
-                "settings:\n"
-                f"  interval: {args.interval}s\n  timeout: 2s\n  retries: 1\n  concurrency: 256\n"
-                f"  listen: 127.0.0.1:{listen}\n"
-                "credentials:\n  city:\n    version: 2c\n    community: ${BENCH_COMMUNITY}\n"
-                "defaults:\n  credentials: city\n"
-                f"inventory:\n  - file: {inventory}\n"
-                "web:\n  public: true\n  title: Stadtnetz Musterstadt\n"
+            collector, base = start_collector(
+                workdir, inventory, args.interval, "status", "web:\n  public: true\n  title: Stadtnetz Musterstadt\n",
+                timeout=180,
             )
-            collector = Daemon(
-                [sys.executable, "-m", "stadtnetz.cli", "run", "-c", str(config)],
-                workdir / "collector.log",
-                env={"BENCH_COMMUNITY": "public"},
-            )
-            base = f"http://127.0.0.1:{listen}/"
-
-            def serving() -> bool:
-                try:
-                    urllib.request.urlopen(base + "healthz", timeout=2).read()
-                    return True
-                except OSError:
-                    return False
-
-            collector.wait_ready(serving, 180, "collector")
             time.sleep(warmup)  # every device polled once
             page_bytes = len(urllib.request.urlopen(base + "public", timeout=60).read())
             json_bytes = len(urllib.request.urlopen(base + "api/public/status", timeout=60).read())

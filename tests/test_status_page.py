@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import playwright.sync_api as playwright_api  # the test extra: a missing one fails, never skips
 import pytest
 
 from tests.support.demo import ThreadedDemo
@@ -40,8 +41,6 @@ INTERVAL = 5.0
 DEVICES = 200
 CUT = "dist-003"
 IPV4 = re.compile(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
 
 
 @pytest.fixture(scope="module")
