@@ -262,7 +262,6 @@ def _open_with_ours(raw: bytes, user: UsmUser) -> tuple[V3Message, Pdu]:
     return message, scoped.pdu
 
 
-@pytest.mark.xfail(strict=True, reason="codec_v3 refuses 8 octets of DES padding after a decrypted scopedPDU")
 @HYPOTHESIS
 @given(
     user=users(),
@@ -303,7 +302,6 @@ def test_we_open_what_pysnmp_builds(
     assert (scoped.context_engine_id, scoped.context_name) == (context_engine_id, context)
 
 
-@pytest.mark.xfail(strict=True, reason="codec_v3 refuses 8 octets of DES padding after a decrypted scopedPDU")
 @pytest.mark.parametrize("auth", ["md5", "sha", "sha256", "sha512"])
 def test_des_answer_padded_with_a_whole_block_opens(auth: str) -> None:
     """pysnmp adds 8 octets of padding to a DES plaintext that is a multiple of 8 already (pysnmp-based

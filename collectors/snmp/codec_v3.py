@@ -19,8 +19,10 @@ Strictness is the v1/v2c codec's: anything but a well-formed message raises
 containers, integers inside their ranges (msgMaxSize >= 484, engine boots and
 time 0..2**31-1, engine IDs and user names at most 32 octets, msgFlags one
 octet with privacy only together with authentication, the USM security
-model only). A decrypted scopedPDU may be followed by the padding a block
-cipher needs (fewer than 8 octets); a plaintext one may not.
+model only). A decrypted scopedPDU may be followed by the padding of one DES
+block (at most 8 octets: net-snmp pads to the next multiple of 8, pysnmp adds a
+whole block when the scopedPDU is one already, RFC 3414 8.1.1.2 allows any
+value); a plaintext one may not be followed by anything.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ USM_SECURITY_MODEL: Final = 3
 MAX_ENGINE_ID: Final = 32
 MAX_USER_NAME: Final = 32
 MIN_MAX_SIZE: Final = 484
+MAX_PADDING: Final = 8  # after a decrypted scopedPDU: one DES block
 INT31_MAX: Final = 2**31 - 1
 _VERSION_3: Final = b"\x02\x01\x03"
 _FLAG_OCTETS: Final = tuple(tlv(0x04, bytes((flags,))) for flags in range(8))
@@ -186,7 +189,7 @@ def _decode_scoped(data: bytes, decrypted: bool) -> ScopedPdu:
     size = len(data)
     start, end = _header(data, 0, size, 0x30, "ScopedPDU")
     trailing = size - end
-    if trailing and not (decrypted and trailing < 8):
+    if trailing and not (decrypted and trailing <= MAX_PADDING):
         raise SnmpDecodeError(f"{trailing} octets after the ScopedPDU")
     context_engine_id, _, pos = _octets(data, start, end, "contextEngineID", MAX_ENGINE_ID)
     context_name, _, pos = _octets(data, pos, end, "contextName")
