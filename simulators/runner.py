@@ -66,7 +66,7 @@ async def start_simulation(
     devices: int = DEFAULT_DEVICES,
     seed: int = 1,
     port: int = 1161,
-    community: bytes = b"public",
+    community: bytes | None = b"public",  # None: no v1/v2c, SNMPv3 users only
     clock: Clock | None = None,
     inventory: Path | None = None,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
@@ -108,7 +108,7 @@ async def _start_in_namespace(
     devices: int,
     seed: int,
     port: int,
-    community: bytes,
+    community: bytes | None,
     clock: Clock | None,
     inventory: Path | None,
     max_message_size: int,

@@ -75,7 +75,7 @@ class SnmpAgentServer:
     def __init__(
         self,
         port: int = 1161,
-        community: bytes = b"public",
+        community: bytes | None = b"public",  # None: SNMPv3 only
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         bind_host: str = "0.0.0.0",
         v3_users: Sequence[UsmUser] = (),
