@@ -363,10 +363,16 @@ class SnmpClient:
             self._send(pending)
             return
         self.stats.timeouts += 1  # the awaiting request() removes it from _pending
+        target = pending.target
+        hint = ""
+        known_engine = not pending.discovery and target.address in self.usm.engines
+        if target.usm is not None and target.usm.private and known_engine:
+            # the engine answered its discovery; net-snmp drops what it cannot decrypt without a Report
+            hint = " (the agent's engine answered before: a wrong privacy key or protocol also looks like this)"
         pending.future.set_exception(
             SnmpTimeoutError(
-                f"no answer from {pending.target.host}:{pending.target.port} "
-                f"after {pending.target.retries + 1} attempt(s) of {pending.target.timeout:g} s"
+                f"no answer from {target.host}:{target.port} "
+                f"after {target.retries + 1} attempt(s) of {target.timeout:g} s{hint}"
             )
         )
 
