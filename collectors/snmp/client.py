@@ -309,8 +309,13 @@ class SnmpClient:
         user = pending.target.usm
         assert user is not None
         try:
-            scoped = self.usm.open(message, data, user)
-            if message.authenticated:
+            pdu = self.usm.open(message, data, user).pdu
+            kind = report_kind(pdu) if pdu.type == PduType.REPORT else ""
+            if kind == "unknownEngineID" or pending.discovery or (kind == "notInTimeWindow" and message.authenticated):
+                # what the agent says its engine is now; an authenticated notInTimeWindow is believed even when
+                # its boots went back (an agent that lost its state), or the agent could never be reached again
+                self.usm.learn(pending.address, message)
+            elif message.authenticated:
                 self.usm.check_time(pending.address, message)
         except Unauthentic:
             self.stats.unauthentic += 1
@@ -318,11 +323,7 @@ class SnmpClient:
         except SnmpDecodeError:
             self.stats.malformed += 1
             return
-        pdu = scoped.pdu
-        if pdu.type == PduType.REPORT:
-            kind = report_kind(pdu)
-            if kind == "unknownEngineID" or pending.discovery:
-                self.usm.learn(pending.address, message)
+        if kind:
             result: object = _Report(kind)
         elif (
             pdu.type == PduType.RESPONSE
