@@ -138,9 +138,16 @@ class V3Security:
             f"rouser {self.user} authpriv\n"
         )
 
-    def simulator_user(self) -> str:
-        """``stadtnetz simulate --v3-user USER:AUTH:AUTHPASS:PRIV:PRIVPASS``."""
-        return ":".join((self.user, self.auth_protocol, self.auth_passphrase, self.priv_protocol, self.priv_passphrase))
+    def simulator_user(self, directory: Path) -> str:
+        """``stadtnetz simulate --v3-user USER:AUTH:REF:PRIV:REF``: the passphrases go into two files (mode 600)
+        in ``directory`` and the option names them (``file:PATH``), so no passphrase is on a command line."""
+        references = []
+        for kind, passphrase in (("auth", self.auth_passphrase), ("priv", self.priv_passphrase)):
+            path = directory / f"v3-{kind}-passphrase"
+            path.touch(mode=0o600)
+            path.write_text(passphrase + "\n")
+            references.append(f"file:{path}")
+        return ":".join((self.user, self.auth_protocol, references[0], self.priv_protocol, references[1]))
 
     def exporter_auth(self) -> dict[str, Any]:
         """The ``auth:`` block of an snmp_exporter 0.21 module (one module per set of credentials)."""
@@ -248,14 +255,22 @@ class SimulatorSource(DeviceSource):
 
     name = "simulator"
 
-    def __init__(self, devices: int, inventory: Path, workdir: Path, ready_timeout: float) -> None:
+    def __init__(
+        self, devices: int, inventory: Path, workdir: Path, ready_timeout: float, security: V3Security | None = None
+    ) -> None:
         self.devices = devices
         self.inventory = inventory
         self.workdir = workdir
         self.ready_timeout = ready_timeout
+        self.security = security
 
     def start(self) -> list[Device]:
-        self.daemon, _, inventory = start_simulator_process(self.workdir, self.devices, timeout=self.ready_timeout)
+        if self.security is not None and not simulator_supports_v3():
+            raise SystemExit("this `stadtnetz simulate` has no --v3-user: run --v3 with --source snmpd")
+        extra = ["--v3-user", self.security.simulator_user(self.workdir)] if self.security else []
+        self.daemon, _, inventory = start_simulator_process(
+            self.workdir, self.devices, timeout=self.ready_timeout, extra_args=extra
+        )
         return read_inventory(inventory, self.devices)
 
 
@@ -303,7 +318,9 @@ class SnmpdSource(DeviceSource):
 
 def simulator_supports_v3() -> bool:
     """Whether ``stadtnetz simulate`` can serve an SNMPv3 user (``--v3-user``)."""
-    return False
+    from stadtnetz.cli.simulate import simulate
+
+    return any(param.name == "v3_users" for param in simulate.params)
 
 
 # --------------------------------------------------------------------------- CPU clocks
@@ -993,7 +1010,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace, workdir: Path) -> int:
     source: DeviceSource
     if args.source == "simulator":
-        source = SimulatorSource(args.devices, args.inventory or workdir / "inventory.csv", workdir, args.ready_timeout)
+        source = SimulatorSource(
+            args.devices, args.inventory or workdir / "inventory.csv", workdir, args.ready_timeout, args.security
+        )
     elif args.source == "snmpd":
         source = SnmpdSource(args.devices, args.snmpd_addresses, workdir, args.security)
     else:
