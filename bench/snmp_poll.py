@@ -11,7 +11,8 @@ defaults), every device polled once per round with at most ``--concurrency`` dev
 
 With ``--v3`` the same poll goes over SNMPv3, security level authPriv with HMAC-SHA-256 (usmHMAC192SHA256AuthProtocol)
 and AES-128 (CFB), one user (:class:`V3Security`) that the agent is given and all three pollers use: snmpd gets it as
-``createUser``/``rouser`` lines, the simulator as ``--v3-user``, ours as ``Target(version=3, usm=UsmUser(...))``,
+``createUser``/``rouser`` lines, the simulator as ``--v3-user`` (passphrases in mode-600 files it reads
+through ``file:`` references), ours as ``Target(version=3, usm=UsmUser(...))``,
 pysnmp as ``UsmUserData``, snmp_exporter as ``version: 3`` plus the module's ``auth:`` block (0.21 keeps the
 credentials in the module; it knows SHA256: a wrong passphrase fails with "wrong digest"). Each poller discovers an
 agent's engine the way it does in service: ours and pysnmp keep what they learned across rounds (one client, one

@@ -1,7 +1,8 @@
 """Every benchmark runs: ``bench/*.py --quick`` in a subprocess ends with a well-formed ``RESULT`` line.
 
 The smoke test that keeps benchmarks from rotting unnoticed. It is parametrised over the files in
-``bench/`` by glob, so a new benchmark is covered without touching this file. Nothing about speed is
+``bench/`` by glob, so a new benchmark is covered without touching this file. Options that take another path
+through a benchmark (``snmp_poll.py --v3``) get a quick run of their own. Nothing about speed is
 asserted: a quick run's figures mean nothing; only that the same code path still works end to end
 (real simulator, snmpd, snmp_exporter, fping, VictoriaMetrics, peers) and reports its result.
 """
