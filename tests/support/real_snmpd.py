@@ -44,9 +44,12 @@ def start_snmpd(
     host: str = SNMPD_HOST,
     community: str = SNMPD_COMMUNITY,
     extra_hosts: Sequence[str] = (),
+    extra_config: str = "",
 ) -> tuple[Daemon, int]:
     """Start snmpd on a free UDP port of ``host`` (and the same port of ``extra_hosts``);
     return the ready daemon and its port. One snmpd binds at most ~127 addresses.
+
+    ``extra_config`` is appended to snmpd.conf as it is (e.g. ``createUser``/``rouser`` lines for SNMPv3).
 
     A port taken between choosing and binding makes snmpd exit; then another port is tried.
     """
@@ -64,7 +67,7 @@ def start_snmpd(
             f"sysName {SNMPD_SYSNAME}\n"
             f"sysLocation {SNMPD_SYSLOCATION}\n"
             f"sysContact {SNMPD_SYSCONTACT}\n"
-            "dontLogTCPWrappersConnects yes\n"
+            "dontLogTCPWrappersConnects yes\n" + extra_config
         )
         daemon = Daemon(
             [
