@@ -17,7 +17,7 @@ pysnmp as ``UsmUserData``, snmp_exporter as ``version: 3`` plus the module's ``a
 credentials in the module; it knows SHA256: a wrong passphrase fails with "wrong digest"). Each poller discovers an
 agent's engine the way it does in service: ours and pysnmp keep what they learned across rounds (one client, one
 engine), snmp_exporter opens a new session per scrape, so each of its scrapes starts with a discovery request (its
-``requests`` column shows it). Without the simulator's ``--v3-user`` the default source is snmpd.
+``requests`` column shows it).
 
 The three pollers, measured one after another in each round (rounds interleave them, so drift in the machine's
 load hits all three alike):
@@ -266,8 +266,6 @@ class SimulatorSource(DeviceSource):
         self.security = security
 
     def start(self) -> list[Device]:
-        if self.security is not None and not simulator_supports_v3():
-            raise SystemExit("this `stadtnetz simulate` has no --v3-user: run --v3 with --source snmpd")
         extra = ["--v3-user", self.security.simulator_user(self.workdir)] if self.security else []
         self.daemon, _, inventory = start_simulator_process(
             self.workdir, self.devices, timeout=self.ready_timeout, extra_args=extra
@@ -315,13 +313,6 @@ class SnmpdSource(DeviceSource):
             self.workdir / "snmpd", self.hosts[0], COMMUNITY, self.hosts[1:], extra_config=extra_config
         )
         return [Device(f"snmpd-{i + 1}", self.hosts[i % len(self.hosts)], port) for i in range(self.devices)]
-
-
-def simulator_supports_v3() -> bool:
-    """Whether ``stadtnetz simulate`` can serve an SNMPv3 user (``--v3-user``)."""
-    from stadtnetz.cli.simulate import simulate
-
-    return any(param.name == "v3_users" for param in simulate.params)
 
 
 # --------------------------------------------------------------------------- CPU clocks
@@ -960,8 +951,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--source",
         choices=("simulator", "snmpd", "inventory"),
-        help="simulator: start `python -m stadtnetz.cli simulate` (the default; with --v3 only if the simulator "
-        "answers SNMPv3, else snmpd); snmpd: start net-snmp snmpd on --snmpd-addresses loopback addresses and "
+        help="simulator: start `python -m stadtnetz.cli simulate` (the default; with --v3 it gets the user by "
+        "--v3-user); snmpd: start net-snmp snmpd on --snmpd-addresses loopback addresses and "
         "spread the devices over them; inventory: devices already served by another process, listed in --inventory",
     )
     parser.add_argument(
@@ -1000,7 +991,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--devices, --repeat and --concurrency must be at least 1, --warmup at least 0")
     args.security = V3Security() if args.v3 else None
     if args.source is None:
-        args.source = "simulator" if not args.v3 or simulator_supports_v3() else "snmpd"
+        args.source = "simulator"
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(args.only) - {"ours", "pysnmp", "snmp_exporter"}
     if unknown or not args.only:
