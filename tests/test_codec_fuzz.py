@@ -807,7 +807,8 @@ def test_oversized_contents_allocate_no_more_than_the_input(name: str) -> None:
     data, match = EXPENSIVE_CONTENTS[name]
     assert 65000 <= len(data) <= 65536
     peak = _peak_allocation(data, match)
-    # at most one copy of the offending element (a slice of the input) plus a constant
-    assert peak <= len(data) + 4096, f"{name}: peak allocation {peak} octets for a {len(data)}-octet input"
+    # at most one copy of the offending element (a slice of the input) plus a constant (the traceback's frames
+    # are part of it: one frame object per level the error passes through, a few hundred octets each)
+    assert peak <= len(data) + 8192, f"{name}: peak allocation {peak} octets for a {len(data)}-octet input"
     seconds = min(_decode_timed(data)[1] for _ in range(3))
     assert seconds <= MAX_CASE_SECONDS, f"{name}: {seconds * 1e3:.1f} ms"

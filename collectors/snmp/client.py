@@ -1,10 +1,18 @@
-"""Asyncio SNMP v1/v2c client: one UDP socket per address family for every device.
+"""Asyncio SNMP client (v1, v2c and v3 with USM): one UDP socket per address family for every device.
 
 Owns talking SNMP to devices: request-id multiplexing on a shared socket,
 per-request timeout and retries, bounded in-flight requests per device and
 overall, GET of many OIDs (split into chunks, and split again when an agent
 answers tooBig), and GETNEXT/GETBULK walks of one or more subtrees that stop at
 the end of each subtree or at endOfMibView and refuse agents that loop.
+
+SNMPv3 (:class:`Target` with ``version=3`` and a :class:`~collectors.snmp.usm.UsmUser`)
+discovers each agent's engine once, then sends every request authenticated
+and encrypted as the user says (:mod:`collectors.snmp.usm_manager`). Reports
+are counted by kind; an unknownEngineID or notInTimeWindow Report (an agent
+that restarted, or whose clock we lost) makes the client learn the engine
+again and send the request once more, anything else becomes a
+:class:`SnmpUsmError`.
 
 Results are ``(oid, value)`` pairs with the SNMP type kept in the value's
 Python type (see :mod:`collectors.snmp.types`). Responses that cannot be
@@ -29,9 +37,13 @@ from collectors.snmp.codec import (
     Version,
     decode_message,
     encode_request,
+    encode_request_pdu,
 )
+from collectors.snmp.codec_v3 import FLAG_AUTH, FLAG_PRIV, decode_v3_message, is_v3, report_kind
 from collectors.snmp.oid import format_oid
 from collectors.snmp.types import END_OF_MIB_VIEW, NO_SUCH_OBJECT, ExceptionValue, Oid, VarBind
+from collectors.snmp.usm import UsmUser
+from collectors.snmp.usm_manager import Unauthentic, UsmManager, security_flags
 from stadtnetz.own_metrics import Family, ScrapeCollector
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
@@ -66,6 +78,36 @@ class SnmpProtocolError(SnmpError):
     """The agent's answer breaks the protocol (wrong varbind count, a walk that loops)."""
 
 
+# what an SNMPv3 Report that ends a request means, for the operator reading the error
+_REPORT_MEANING = {
+    "unknownUserName": "does not know the user",
+    "wrongDigest": "refused the digest: wrong authentication key or protocol",
+    "decryptionError": "cannot decrypt the request: wrong privacy key or protocol",
+    "notInTimeWindow": "still finds the request outside its time window",
+    "unknownEngineID": "keeps answering with another engine ID",
+    "unsupportedSecLevel": "does not allow this security level for the user",
+}
+
+
+class SnmpUsmError(SnmpError):
+    """An SNMPv3 agent refused the request with a Report (wrong user, key, level, ...)."""
+
+    def __init__(self, kind: str, target: Target) -> None:
+        meaning = _REPORT_MEANING.get(kind, "answered with a Report")
+        user = target.usm.name.decode(errors="replace") if target.usm else "?"
+        super().__init__(f"{target.host}:{target.port} {meaning} (Report {kind}, user {user!r})")
+        self.kind = kind
+
+
+class _Report:
+    """The result of an exchange that the agent answered with a Report."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """One SNMP agent and how to talk to it. ``host`` must be an IP address literal."""
@@ -78,6 +120,8 @@ class Target:
     retries: int = 1
     max_repetitions: int = 25
     max_oids_per_request: int = 60
+    usm: UsmUser | None = None  # SNMPv3: the user, protocols and passphrases
+    context_name: bytes = b""  # SNMPv3: the context of every request
 
     def __post_init__(self) -> None:
         try:
@@ -87,8 +131,12 @@ class Target:
         object.__setattr__(self, "host", canonical)
         if isinstance(self.community, str):
             object.__setattr__(self, "community", self.community.encode())
-        if self.version not in (Version.V1, Version.V2C):
-            raise ValueError(f"SNMP version must be 0 (v1) or 1 (v2c), got {self.version!r}")
+        if self.version not in (Version.V1, Version.V2C, Version.V3):
+            raise ValueError(f"SNMP version must be 0 (v1), 1 (v2c) or 3, got {self.version!r}")
+        if (self.version == Version.V3) != (self.usm is not None):
+            raise ValueError("an SNMPv3 target needs a USM user, and only an SNMPv3 target takes one")
+        if isinstance(self.context_name, str):
+            object.__setattr__(self, "context_name", self.context_name.encode())
         if not 0 < self.port < 65536:
             raise ValueError(f"port {self.port} out of range")
         if self.timeout <= 0 or self.retries < 0:
@@ -117,12 +165,20 @@ class ClientStats:
     unmatched: int = 0
     too_big: int = 0
     send_errors: int = 0
+    discoveries: int = 0  # SNMPv3 engine discoveries
+    reports: dict[str, int] = field(default_factory=dict)  # SNMPv3 Reports received, by kind
+    unauthentic: int = 0  # SNMPv3 answers that failed our digest, time window or decryption, dropped
 
 
 class _Pending:
-    __slots__ = ("address", "attempts_left", "community", "future", "packet", "target", "timer", "version")
+    __slots__ = (
+        "address", "attempts_left", "community", "discovery", "future", "packet", "request_id", "target", "timer",
+        "version",
+    )
 
-    def __init__(self, target: Target, packet: bytes, future: asyncio.Future[tuple[int, int, list[VarBind]]]) -> None:
+    def __init__(
+        self, target: Target, packet: bytes, future: asyncio.Future, request_id: int, discovery: bool = False
+    ) -> None:
         self.target = target
         self.address = target.address
         self.community = target.community
@@ -131,6 +187,8 @@ class _Pending:
         self.future = future
         self.attempts_left = target.retries
         self.timer: asyncio.TimerHandle | None = None
+        self.request_id = request_id
+        self.discovery = discovery
 
 
 class SnmpClient:
@@ -146,6 +204,8 @@ class SnmpClient:
         self._sockets: dict[int, socket.socket] = {}
         self._pending: dict[int, _Pending] = {}
         self._next_request_id = random.randrange(1, 2**30)
+        self.usm = UsmManager()
+        self._discoveries: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -205,6 +265,9 @@ class SnmpClient:
             self._on_datagram(data, address)
 
     def _on_datagram(self, data: bytes, address: tuple) -> None:
+        if is_v3(data):
+            self._on_v3_datagram(data, address)
+            return
         try:
             message = decode_message(data)
         except SnmpDecodeError:
@@ -227,6 +290,56 @@ class SnmpClient:
         del self._pending[pdu.request_id]
         if not pending.future.done():
             pending.future.set_result((pdu.error_status, pdu.error_index, pdu.varbinds))
+
+    def _on_v3_datagram(self, data: bytes, address: tuple) -> None:
+        try:
+            message = decode_v3_message(data)
+        except SnmpDecodeError:
+            self.stats.malformed += 1
+            return
+        pending = self._pending.get(message.msg_id)
+        if (
+            pending is None
+            or pending.version != Version.V3
+            or address[0] != pending.address[0]
+            or address[1] != pending.address[1]
+        ):
+            self.stats.unmatched += 1
+            return
+        user = pending.target.usm
+        assert user is not None
+        try:
+            pdu = self.usm.open(message, data, user).pdu
+            kind = report_kind(pdu) if pdu.type == PduType.REPORT else ""
+            if kind == "unknownEngineID" or pending.discovery or (kind == "notInTimeWindow" and message.authenticated):
+                # what the agent says its engine is now; an authenticated notInTimeWindow is believed even when
+                # its boots went back (an agent that lost its state), or the agent could never be reached again
+                self.usm.learn(pending.address, message)
+            elif message.authenticated:
+                self.usm.check_time(pending.address, message)
+        except Unauthentic:
+            self.stats.unauthentic += 1
+            return
+        except SnmpDecodeError:
+            self.stats.malformed += 1
+            return
+        if kind:
+            result: object = _Report(kind)
+        elif (
+            pdu.type == PduType.RESPONSE
+            and not pending.discovery
+            and pdu.request_id == pending.request_id
+            and message.flags & (FLAG_AUTH | FLAG_PRIV) == security_flags(user)
+        ):
+            self.stats.responses += 1
+            result = (pdu.error_status, pdu.error_index, pdu.varbinds)
+        else:
+            self.stats.unmatched += 1
+            return
+        self._finish(pending)
+        del self._pending[message.msg_id]
+        if not pending.future.done():
+            pending.future.set_result(result)
 
     def _finish(self, pending: _Pending) -> None:
         if pending.timer is not None:
@@ -251,10 +364,16 @@ class SnmpClient:
             self._send(pending)
             return
         self.stats.timeouts += 1  # the awaiting request() removes it from _pending
+        target = pending.target
+        hint = ""
+        known_engine = not pending.discovery and target.address in self.usm.engines
+        if target.usm is not None and target.usm.private and known_engine:
+            # the engine answered its discovery; net-snmp drops what it cannot decrypt without a Report
+            hint = " (the agent's engine answered before: a wrong privacy key or protocol also looks like this)"
         pending.future.set_exception(
             SnmpTimeoutError(
-                f"no answer from {pending.target.host}:{pending.target.port} "
-                f"after {pending.target.retries + 1} attempt(s) of {pending.target.timeout:g} s"
+                f"no answer from {target.host}:{target.port} "
+                f"after {target.retries + 1} attempt(s) of {target.timeout:g} s{hint}"
             )
         )
 
@@ -285,21 +404,76 @@ class SnmpClient:
         # global slot meanwhile, or a slow device's queue starves every other device.
         async with slots, self._global_slots:
             self._socket_for(target.family)
+            if target.version == Version.V3:
+                return await self._request_v3(target, pdu_type, list(oids), non_repeaters, max_repetitions)
             rid = self._request_id()
             packet = encode_request(
                 target.version, target.community, pdu_type, rid, list(oids), non_repeaters, max_repetitions
             )
-            assert self._loop is not None
-            pending = _Pending(target, packet, self._loop.create_future())
-            self._pending[rid] = pending
-            self.stats.requests += 1
-            self._send(pending)
-            try:
-                return await pending.future
-            finally:
-                if self._pending.get(rid) is pending:
-                    self._finish(pending)
-                    del self._pending[rid]
+            return await self._exchange(target, rid, packet)
+
+    async def _exchange(self, target: Target, rid: int, packet: bytes, discovery: bool = False) -> object:
+        """Send ``packet`` (request-id or msgID ``rid``) with retries; the answer, a _Report, or a timeout."""
+        assert self._loop is not None
+        pending = _Pending(target, packet, self._loop.create_future(), rid, discovery)
+        self._pending[rid] = pending
+        self.stats.requests += 1
+        self._send(pending)
+        try:
+            return await pending.future
+        finally:
+            if self._pending.get(rid) is pending:
+                self._finish(pending)
+                del self._pending[rid]
+
+    async def _request_v3(
+        self, target: Target, pdu_type: int, oids: list[Oid], non_repeaters: int, max_repetitions: int
+    ) -> tuple[int, int, list[VarBind]]:
+        user = target.usm
+        assert user is not None
+        address = target.address
+        for attempt in range(3):
+            if address not in self.usm.engines:
+                await self._discover(target)
+            rid = self._request_id()
+            pdu = encode_request_pdu(pdu_type, rid, oids, non_repeaters, max_repetitions)
+            packet = self.usm.request(address, user, target.context_name, rid, pdu)
+            result = await self._exchange(target, rid, packet)
+            if type(result) is not _Report:
+                return result  # type: ignore[return-value]
+            kind = result.kind  # type: ignore[attr-defined]
+            self.stats.reports[kind] = self.stats.reports.get(kind, 0) + 1
+            # an agent that restarted (new boots, or a new engine ID): its Report taught us the engine, again
+            if kind in ("notInTimeWindow", "unknownEngineID") and attempt < 2:
+                continue
+            raise SnmpUsmError(kind, target)
+        raise AssertionError("unreachable")
+
+    async def _discover(self, target: Target) -> None:
+        """Learn the agent's engine (RFC 3414 4); concurrent requests to one agent share one discovery."""
+        address = target.address
+        running = self._discoveries.get(address)
+        if running is not None:
+            await asyncio.shield(running)
+            return
+        assert self._loop is not None
+        done: asyncio.Future[None] = self._loop.create_future()
+        self._discoveries[address] = done
+        try:
+            rid = self._request_id()
+            self.stats.discoveries += 1
+            result = await self._exchange(target, rid, self.usm.discovery(rid), discovery=True)
+            if address not in self.usm.engines:
+                kind = result.kind if type(result) is _Report else "unknownReport"  # type: ignore[attr-defined]
+                raise SnmpUsmError(kind, target)
+            done.set_result(None)
+        except BaseException as exc:
+            done.set_exception(exc)
+            raise
+        finally:
+            del self._discoveries[address]
+            if not done.cancelled() and done.done():
+                done.exception()  # retrieved: a discovery nobody else awaited must not warn
 
     # ------------------------------------------------------------------ GET
 
@@ -422,12 +596,27 @@ _UNMATCHED = Family(
     "counter", "stadtnetz_snmp_unmatched_packets", "SNMP responses matching no outstanding request, dropped."
 )
 _TOO_BIG = Family("counter", "stadtnetz_snmp_too_big", "tooBig answers that made the client split a request.")
+_DISCOVERIES = Family("counter", "stadtnetz_snmp_engine_discoveries", "SNMPv3 engine-ID discoveries sent.")
+_REPORTS = Family(
+    "counter", "stadtnetz_snmp_usm_reports", "SNMPv3 Reports answering a request, by what they report.", ("kind",)
+)
+_UNAUTHENTIC = Family(
+    "counter",
+    "stadtnetz_snmp_unauthentic_packets",
+    "SNMPv3 answers that failed the digest, time window or decryption check, dropped.",
+)
+# always exported, so an alert on wrong keys or unknown users has a series from the start
+REPORT_KINDS = ("unknownUserName", "wrongDigest", "decryptionError", "notInTimeWindow", "unknownEngineID",
+                "unsupportedSecLevel")
 
 
 class SnmpClientStatsCollector(ScrapeCollector):
     """Exports the SNMP client's counters (requests, timeouts, malformed packets, ...) at scrape time."""
 
-    families = (_REQUESTS, _RETRANSMISSIONS, _RESPONSES, _TIMEOUTS, _MALFORMED, _UNMATCHED, _TOO_BIG)
+    families = (
+        _REQUESTS, _RETRANSMISSIONS, _RESPONSES, _TIMEOUTS, _MALFORMED, _UNMATCHED, _TOO_BIG, _DISCOVERIES, _REPORTS,
+        _UNAUTHENTIC,
+    )
 
     def __init__(self, client: SnmpClient) -> None:
         self.client = client
@@ -441,3 +630,7 @@ class SnmpClientStatsCollector(ScrapeCollector):
         yield _MALFORMED, (), stats.malformed
         yield _UNMATCHED, (), stats.unmatched
         yield _TOO_BIG, (), stats.too_big
+        yield _DISCOVERIES, (), stats.discoveries
+        for kind in sorted({*REPORT_KINDS, *stats.reports}):
+            yield _REPORTS, (kind,), stats.reports.get(kind, 0)
+        yield _UNAUTHENTIC, (), stats.unauthentic

@@ -1,4 +1,4 @@
-"""BER wire codec for SNMP v1 and v2c messages.
+"""BER wire codec for SNMP v1 and v2c messages, and the PDUs and values every version carries.
 
 Owns the bytes: encoding and decoding of whole SNMP messages (GetRequest,
 GetNextRequest, GetBulkRequest, SetRequest, Response, v1 Trap, InformRequest,
@@ -16,6 +16,9 @@ for some negative INTEGERs the references emit a redundant leading 0xFF octet
 (pyasn1 for -2**7, -2**15, -2**23, -2**31; scapy for every negative value whose
 minimal form starts with 0x80); this codec emits the minimal form X.690 8.3.2
 requires, as net-snmp does, and both references decode it to the same value.
+
+The SNMPv3 message around a PDU (header, USM parameters, scopedPDU) is
+:mod:`collectors.snmp.codec_v3`'s; it uses :func:`decode_pdu` and :func:`tlv` from here.
 
 SNMPv1 messages carrying a Counter64 or an exception value are rejected in
 both directions: SMIv1 has neither (RFC 2576 4.1.2.1).
@@ -58,7 +61,7 @@ _OID_CACHE_MAX_OCTETS: Final = 40
 
 
 class SnmpDecodeError(ValueError):
-    """The bytes are not a well-formed SNMP v1/v2c message."""
+    """The bytes are not a well-formed SNMP message."""
 
 
 class SnmpEncodeError(ValueError):
@@ -68,6 +71,7 @@ class SnmpEncodeError(ValueError):
 class Version(IntEnum):
     V1 = 0
     V2C = 1
+    V3 = 3  # the message format of collectors.snmp.codec_v3
 
 
 class PduType(IntEnum):
@@ -373,9 +377,18 @@ def _decode(data: bytes) -> Message:
         raise SnmpDecodeError(f"PDU type {PduType(tag).name} is not valid in SNMPv1")
     if version == 1 and tag == PduType.TRAP_V1:
         raise SnmpDecodeError("v1 Trap-PDU in an SNMPv2c message")
-    pstart, pend = _header(data, pos, end, tag, "PDU")
-    if pend != end:
+    pdu, pdu_end = _decode_pdu(data, pos, end, version)
+    if pdu_end != end:
         raise SnmpDecodeError("octets after the PDU")
+    return Message(version, community, pdu)
+
+
+def _decode_pdu(data: bytes, pos: int, limit: int, version: int) -> tuple[Pdu | TrapV1Pdu, int]:
+    """The PDU whose tag is at ``pos`` (inside ``data[:limit]``) and where it ends."""
+    tag = data[pos]
+    if tag not in _PDU_TAGS:
+        raise SnmpDecodeError(f"unknown PDU type 0x{tag:02x}")
+    pstart, pend = _header(data, pos, limit, tag, "PDU")
     pdu: Pdu | TrapV1Pdu
     if tag == PduType.TRAP_V1:
         ostart, pos = _header(data, pstart, pend, 0x06, "enterprise")
@@ -406,7 +419,14 @@ def _decode(data: bytes) -> Message:
         pdu = Pdu(tag, request_id, error_status, error_index, _decode_varbinds(data, vstart, vend))
     if version == Version.V1:
         _check_v1_values(pdu.varbinds, SnmpDecodeError)
-    return Message(version, community, pdu)
+    return pdu, pend
+
+
+def decode_pdu(data: bytes, pos: int, limit: int, version: int) -> tuple[Pdu | TrapV1Pdu, int]:
+    """The PDU at ``data[pos]`` (bounded by ``limit``) and the position after it; for SNMPv3's scopedPDU."""
+    if pos >= limit:
+        raise SnmpDecodeError("no PDU")
+    return _decode_pdu(data, pos, limit, version)
 
 
 def _check_v1_values(varbinds: list[VarBind], error: type[ValueError]) -> None:
@@ -448,6 +468,25 @@ def _tlv(tag: int, content: bytes) -> bytes:
     if n < 0x80:
         return bytes((tag, n)) + content
     return bytes((tag,)) + _length(n) + content
+
+
+tlv = _tlv  # the public name, for the SNMPv3 message codec
+
+
+def encode_pdu(
+    pdu_type: int, request_id: int, error_status: int, error_index: int, varbind_list_tlv: bytes
+) -> bytes:
+    """One PDU TLV from an already encoded VarBindList (what SNMPv3's scopedPDU carries)."""
+    body = encode_integer(request_id) + encode_integer(error_status) + encode_integer(error_index)
+    return _tlv(pdu_type, body + varbind_list_tlv)
+
+
+def encode_request_pdu(
+    pdu_type: int, request_id: int, oids: list[Oid], non_repeaters: int = 0, max_repetitions: int = 0
+) -> bytes:
+    """A Get/GetNext/GetBulk PDU TLV with NULL values."""
+    parts = [_tlv(0x30, encode_oid(oid) + _NULL_VALUE) for oid in oids]
+    return encode_pdu(pdu_type, request_id, non_repeaters, max_repetitions, _tlv(0x30, b"".join(parts)))
 
 
 _INT_ONLY: Final = {int}
