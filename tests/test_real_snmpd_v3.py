@@ -107,12 +107,29 @@ def test_restart_raises_engine_boots_and_a_new_engine_id_starts_at_one(tmp_path:
         assert second[SNMP_ENGINE_ID_OID] == ENGINE_ID
         assert second[SNMP_ENGINE_BOOTS_OID] == first[SNMP_ENGINE_BOOTS_OID] + 1  # type: ignore[operator]
         assert third[SNMP_ENGINE_BOOTS_OID] == first[SNMP_ENGINE_BOOTS_OID] + 2  # type: ignore[operator]
+        assert (instance.port, instance.persistent_dir) == (port, persistent_dir)
 
         new_id = bytes.fromhex("80001f8804") + b"h16-replaced"
-        instance = restart_snmpd(instance, engine_id=new_id)
+        instance = restart_snmpd(instance, engine_id=new_id)  # a replaced device: fresh persistent state
         replaced = get(instance, user, SNMP_ENGINE_ID_OID, SNMP_ENGINE_BOOTS_OID)
         assert instance.engine_id == new_id == replaced[SNMP_ENGINE_ID_OID]
         assert replaced[SNMP_ENGINE_BOOTS_OID] == 1
-        assert instance.restarts == 3 and (instance.port, instance.persistent_dir) == (port, persistent_dir)
+        assert instance.restarts == 3 and instance.port == port and instance.persistent_dir != persistent_dir
+        old_engine = snmp_tool_v3("snmpget", instance, user, [SYS_NAME], "-e", f"0x{ENGINE_ID.hex()}", timeout=0.5)
+        assert old_engine.returncode != 0  # it knows no user of the old engine ID
+    finally:
+        instance.stop()
+
+
+def test_a_new_engine_id_with_the_old_persistent_state_still_answers_the_old_engine_id(tmp_path: Path) -> None:
+    """net-snmp keeps the users it persisted, localized to the old engine ID, and serves them."""
+    user = SnmpdV3User("noc", "sha", "auth-secret", "aes", "priv-secret")
+    instance = launch_snmpd(tmp_path, users=[user], engine_id=ENGINE_ID)
+    try:
+        new_id = bytes.fromhex("80001f8804") + b"h16-renamed"
+        instance = restart_snmpd(instance, engine_id=new_id, keep_persistent=True)
+        assert get(instance, user, SNMP_ENGINE_ID_OID)[SNMP_ENGINE_ID_OID] == new_id
+        old_engine = snmp_tool_v3("snmpget", instance, user, [SYS_NAME], "-e", f"0x{ENGINE_ID.hex()}", timeout=0.5)
+        assert old_engine.returncode == 0 and parse_output(old_engine.stdout)[0][1] == SNMPD_SYSNAME.encode()
     finally:
         instance.stop()

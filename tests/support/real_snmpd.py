@@ -6,7 +6,8 @@ Foreground, its own config and persistent directory, no MIB files, bound to a
 SNMPv3: :class:`SnmpdV3User` entries become ``createUser`` and ``rouser`` lines; a fixed
 engine ID becomes ``exactEngineID``. :func:`restart_snmpd` stops an agent and starts it again
 with the same config, persistent directory and port, so it comes back as a rebooted engine:
-same engine ID, ``snmpEngineBoots`` one higher (or a new engine ID, ``snmpEngineBoots`` 1).
+same engine ID, ``snmpEngineBoots`` one higher; or with a new engine ID and fresh persistent
+state, like a replaced device (``snmpEngineBoots`` 1).
 
 Debian 12's net-snmp 5.9.3 (OpenSSL 3) serves every combination of the project's protocol
 names: noAuthNoPriv, authNoPriv with each of md5, sha, sha224, sha256, sha384, sha512, and
@@ -202,12 +203,12 @@ def _launch(
     extra_hosts: Sequence[str],
     users: Sequence[SnmpdV3User],
     exact_engine_id: bytes | None,
+    persistent_dir: Path,
 ) -> SnmpdInstance:
     """Write the config, start snmpd in ``run_dir`` and wait until it answers; raise if it does not."""
     hosts = [host, *extra_hosts]
     conf = run_dir / "snmpd.conf"
     _write_config(conf, hosts, port, community, users, exact_engine_id)
-    persistent_dir = run_dir / "persist"
     # -C keeps snmpd away from /etc/snmp, but also from its persistent file: without reading it,
     # snmpEngineBoots would be 1 after every start. Pass it explicitly once it exists (a restart).
     config_files = [str(conf)]
@@ -278,21 +279,32 @@ def launch_snmpd(
         run_dir = directory / f"run{attempt}"
         run_dir.mkdir(parents=True)
         try:
-            return _launch(run_dir, host, port, community, extra_hosts, users, engine_id)
+            return _launch(run_dir, host, port, community, extra_hosts, users, engine_id, run_dir / "persist")
         except (RuntimeError, TimeoutError) as exc:
             last_error = exc
     raise RuntimeError(f"snmpd did not start on {host}: {last_error}")
 
 
-def restart_snmpd(instance: SnmpdInstance, engine_id: bytes | None = None) -> SnmpdInstance:
-    """Stop ``instance`` and start the same agent again: same config, persistent directory and port.
+def restart_snmpd(
+    instance: SnmpdInstance, engine_id: bytes | None = None, keep_persistent: bool | None = None
+) -> SnmpdInstance:
+    """Stop ``instance`` and start the same agent again: same config and port.
 
-    With the same engine ID it comes back as a rebooted engine (snmpEngineBoots one higher,
-    snmpEngineTime from 0); ``engine_id`` gives it a new exactEngineID instead (boots back to 1,
-    as net-snmp resets them for a new engine ID). Returns the new instance; the old one is stopped.
+    With the same engine ID it keeps its persistent directory and comes back as a rebooted
+    engine (snmpEngineBoots one higher, snmpEngineTime from 0). ``engine_id`` gives it a new
+    exactEngineID: by default with a fresh persistent directory, like a replaced device (boots 1,
+    users only for the new engine). ``keep_persistent=True`` keeps the old one instead; then
+    net-snmp 5.9.3 still holds each user localized to the OLD engine ID (its persisted usmUser
+    rows) and answers requests addressed to the old engine ID as before, with no
+    unknownEngineID Report. Returns the new instance; the old one is stopped.
     """
     instance.stop()
     new_engine_id = instance.exact_engine_id if engine_id is None else engine_id
+    if keep_persistent is None:
+        keep_persistent = new_engine_id == instance.exact_engine_id
+    persistent_dir = instance.persistent_dir
+    if not keep_persistent:
+        persistent_dir = instance.run_dir / f"persist-{instance.restarts + 1}"
     started = _launch(
         instance.run_dir,
         instance.host,
@@ -301,6 +313,7 @@ def restart_snmpd(instance: SnmpdInstance, engine_id: bytes | None = None) -> Sn
         instance.extra_hosts,
         instance.users,
         new_engine_id,
+        persistent_dir,
     )
     return replace(started, restarts=instance.restarts + 1)
 
