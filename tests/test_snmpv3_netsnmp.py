@@ -21,7 +21,14 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from collectors.snmp.client import SnmpClient, SnmpClientStatsCollector, SnmpTimeoutError, SnmpUsmError, Target
+from collectors.snmp.client import (
+    SnmpClient,
+    SnmpClientStatsCollector,
+    SnmpResponseError,
+    SnmpTimeoutError,
+    SnmpUsmError,
+    Target,
+)
 from collectors.snmp.codec import Version
 from collectors.snmp.types import Oid, VarBind
 from collectors.snmp.usm import UsmUser
@@ -277,8 +284,10 @@ def agent_boots(agent: SnmpdInstance, user: SnmpdV3User) -> int:
 
 def test_a_rebooted_agent_and_one_with_a_new_engine_id_answer_the_same_client_again(tmp_path: Path) -> None:
     """A reboot (same engine ID, snmpEngineBoots + 1) makes snmpd answer our old boots/time with a
-    notInTimeWindow Report; a new engine ID with an unknownEngineID Report. Either way the next
-    request of the same client succeeds, and the Report is counted."""
+    notInTimeWindow Report; a replaced agent (new engine ID, no users of the old one) with an
+    unknownEngineID Report. Either way the client takes the engine from the Report and sends again:
+    the same request succeeds, the Report is counted, and no discovery request is needed (the
+    discoveries counter stays at the first one)."""
     user = SnmpdV3User("noc", "sha256", "reboot-auth-secret", "aes", "reboot-priv-secret")
     agents = [launch_snmpd(tmp_path, users=[user], engine_id=ENGINE_ID)]
     target = v3_target(agents[0], usm_user(user), timeout=1.0, retries=1)
@@ -310,7 +319,8 @@ def test_a_rebooted_agent_and_one_with_a_new_engine_id_answer_the_same_client_ag
     assert {k: v for k, v in reports_after_reboot.items() if v} == {"notInTimeWindow": 1}
     assert agents[-1].engine_id == new_engine
     assert {k: v for k, v in client.stats.reports.items() if v} == {"notInTimeWindow": 1, "unknownEngineID": 1}
-    assert client.stats.discoveries == discoveries_after_reboot + 1
+    assert client.stats.discoveries == discoveries_after_reboot == 1
+    assert client.stats.requests == 6  # discovery + GET, then each GET sent twice
     assert client.stats.timeouts == 0
 
 
@@ -338,3 +348,21 @@ def test_usm_reports_are_exported_without_any_secret(agent: SnmpdInstance) -> No
     assert "stadtnetz_snmp_engine_discoveries_total 1.0" in text
     for secret in ("exported-wrong-key", *SECRETS):
         assert secret not in text
+
+
+def test_a_lower_level_than_the_agent_grants_is_an_authorization_error(agent: SnmpdInstance) -> None:
+    """u_sha_aes may read only with privacy (``rouser u_sha_aes priv``); asked at authNoPriv, the
+    message is authentic, so snmpd's access control answers with error-status authorizationError."""
+    user = USERS["u_sha_aes"]
+    without_priv = usm_user(user, priv_protocol="none", priv_key=None)  # type: ignore[arg-type]
+
+    async def scenario() -> tuple[SnmpClient, SnmpResponseError]:
+        async with SnmpClient() as client:
+            with pytest.raises(SnmpResponseError) as failure:
+                await client.get(v3_target(agent, without_priv, timeout=0.5, retries=0), [SYS_NAME])
+            return client, failure.value
+
+    client, error = asyncio.run(scenario())
+
+    assert error.status == 16 and "authorizationError" in str(error)
+    assert sum(client.stats.reports.values()) == 0
