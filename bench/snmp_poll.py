@@ -83,7 +83,7 @@ if str(REPO) not in sys.path:
 
 from collectors.snmp.client import SnmpClient, SnmpError, Target  # noqa: E402
 from tests.support.processes import CLOCK_TICKS, Daemon, free_port  # noqa: E402
-from tests.support.real_snmpd import start_snmpd  # noqa: E402
+from tests.support.real_snmpd import SnmpdV3User, start_snmpd  # noqa: E402
 from tests.support.simulation import start_simulator_process  # noqa: E402
 
 SYS_UPTIME_0 = (1, 3, 6, 1, 2, 1, 1, 3, 0)
@@ -131,12 +131,10 @@ class V3Security:
         priv = {"aes": "AES-128"}[self.priv_protocol]
         return f"SNMPv3 authPriv {auth}/{priv}"
 
-    def snmpd_config(self) -> str:
-        """createUser/rouser lines for snmpd.conf (net-snmp 5.9)."""
-        auth, priv = V3_AUTH_NAMES[self.auth_protocol][0], V3_PRIV_NAMES[self.priv_protocol][0]
-        return (
-            f"createUser {self.user} {auth} {self.auth_passphrase} {priv} {self.priv_passphrase}\n"
-            f"rouser {self.user} authpriv\n"
+    def snmpd_user(self) -> SnmpdV3User:
+        """The user as snmpd gets it (createUser/rouser lines in its snmpd.conf)."""
+        return SnmpdV3User(
+            self.user, self.auth_protocol, self.auth_passphrase, self.priv_protocol, self.priv_passphrase
         )
 
     def simulator_user(self, directory: Path) -> str:
@@ -308,10 +306,8 @@ class SnmpdSource(DeviceSource):
     def start(self) -> list[Device]:
         if not Path(SNMPD).exists():
             raise SystemExit(f"{SNMPD} is missing: apt-get install -y --no-install-recommends snmpd")
-        extra_config = self.security.snmpd_config() if self.security else ""
-        self.daemon, port = start_snmpd(
-            self.workdir / "snmpd", self.hosts[0], COMMUNITY, self.hosts[1:], extra_config=extra_config
-        )
+        users = [self.security.snmpd_user()] if self.security else []
+        self.daemon, port = start_snmpd(self.workdir / "snmpd", self.hosts[0], COMMUNITY, self.hosts[1:], users)
         return [Device(f"snmpd-{i + 1}", self.hosts[i % len(self.hosts)], port) for i in range(self.devices)]
 
 
