@@ -45,8 +45,7 @@ from collectors.snmp.codec_v3 import (
     encode_v3_message,
 )
 from collectors.snmp.types import Counter32
-from collectors.snmp.usm import DecryptionError, LocalizedKeys, SaltCounter, UsmUser
-from collectors.snmp.usm_manager import TIME_WINDOW, security_flags
+from collectors.snmp.usm import TIME_WINDOW, DecryptionError, LocalizedKeys, SaltCounter, UsmUser
 from simulators.behaviour import DeviceRuntime
 
 NET_SNMP_ENTERPRISE: Final = 8072
@@ -107,7 +106,7 @@ class V3Engines:
         if user is None:
             return self._report(message, "unknownUserName", engine_id, boots, engine_time)
         level = message.flags & (FLAG_AUTH | FLAG_PRIV)
-        if level & ~security_flags(user):  # asks for a protocol the user does not have (step 5)
+        if level & ~user.flags:  # asks for a protocol the user does not have (step 5)
             return self._report(message, "unsupportedSecLevel", engine_id, boots, engine_time)
         keys = self._localized(user, engine_id)
         if level & FLAG_AUTH:
@@ -136,7 +135,7 @@ class V3Engines:
         if scoped.context_engine_id not in (engine_id, b"") or scoped.context_name:
             return self._report(message, "unknownContext", engine_id, boots, engine_time)
         limit = min(self.max_message_size, message.max_size) - V3_OVERHEAD - len(user.name)
-        if level != security_flags(user):  # below the user's level: what VACM says to "rouser USER priv"
+        if level != user.flags:  # below the user's level: what VACM says to "rouser USER priv"
             status, index = ErrorStatus.AUTHORIZATION_ERROR, 0
             varbinds = [encode_varbind(encode_oid(oid), None) for oid, _ in pdu.varbinds]
         else:

@@ -43,7 +43,7 @@ from collectors.snmp.codec_v3 import FLAG_AUTH, FLAG_PRIV, decode_v3_message, is
 from collectors.snmp.oid import format_oid
 from collectors.snmp.types import END_OF_MIB_VIEW, NO_SUCH_OBJECT, ExceptionValue, Oid, VarBind
 from collectors.snmp.usm import UsmUser
-from collectors.snmp.usm_manager import Unauthentic, UsmManager, security_flags
+from collectors.snmp.usm_manager import Unauthentic, UsmManager
 from stadtnetz.own_metrics import Family, ScrapeCollector
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
@@ -329,7 +329,7 @@ class SnmpClient:
             pdu.type == PduType.RESPONSE
             and not pending.discovery
             and pdu.request_id == pending.request_id
-            and message.flags & (FLAG_AUTH | FLAG_PRIV) == security_flags(user)
+            and message.flags & (FLAG_AUTH | FLAG_PRIV) == user.flags
         ):
             self.stats.responses += 1
             result = (pdu.error_status, pdu.error_index, pdu.varbinds)
