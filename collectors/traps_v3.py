@@ -46,8 +46,11 @@ PRIV_PROTOCOLS = {
     "none": config.USM_PRIV_NONE,
     "des": config.USM_PRIV_CBC56_DES,
     "aes": config.USM_PRIV_CFB128_AES,
-    "aes192": config.USM_PRIV_CFB192_AES,
-    "aes256": config.USM_PRIV_CFB256_AES,
+    # net-snmp's names: AES192/AES256 extend the key as Blumenthal's draft says, AES192C/AES256C as Reeder's
+    "aes192": config.USM_PRIV_CFB192_AES_BLUMENTHAL,
+    "aes256": config.USM_PRIV_CFB256_AES_BLUMENTHAL,
+    "aes192c": config.USM_PRIV_CFB192_AES,
+    "aes256c": config.USM_PRIV_CFB256_AES,
 }
 _USM_FAILURES = (
     "usmStatsWrongDigests",

@@ -221,8 +221,8 @@ class DeviceRuntime:
     """One simulated device at run time: its spec, its interfaces' counters and its faults."""
 
     __slots__ = (
-        "boot_time", "degradations", "delay", "epoch", "extra_loss", "extra_rtt", "interfaces", "jitter", "latency",
-        "link_state", "loss", "radio_curves", "rng_seed", "silent_until", "spec", "wobble",
+        "boot_time", "boots", "degradations", "delay", "epoch", "extra_loss", "extra_rtt", "interfaces", "jitter",
+        "latency", "link_state", "loss", "radio_curves", "rng_seed", "silent_until", "spec", "wobble",
     )
 
     def __init__(self, spec: DeviceSpec, epoch: float, link_profile: bool = False) -> None:
@@ -231,6 +231,7 @@ class DeviceRuntime:
         self.epoch = epoch
         age = rng.uniform(3 * DAY, 300 * DAY)
         self.boot_time = epoch - age
+        self.boots = 1  # SNMPv3 snmpEngineBoots: one more at every reboot
         self.interfaces = [InterfaceRuntime(i, spec.kind, rng, epoch, age) for i in spec.interfaces]
         peak_hour = PEAK_HOUR.get(spec.kind, DEFAULT_PEAK_HOUR)
         self.radio_curves = [RateCurve.make(float(r.max_clients), peak_hour, rng) for r in spec.radios]
@@ -311,6 +312,7 @@ class DeviceRuntime:
 
     def reboot(self, now: float, downtime: float = 0.0) -> None:
         self.boot_time = now + downtime
+        self.boots += 1
         self.silent_until = max(self.silent_until, now + downtime)
         for interface in self.interfaces:
             interface.reset_counters(self.epoch, now + downtime)

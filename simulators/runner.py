@@ -19,10 +19,12 @@ served one of two ways:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from collectors.snmp.usm import UsmUser
 from simulators import netns as netns_module
 from simulators.behaviour import CityRuntime
 from simulators.city import DEFAULT_DEVICES, City, generate_city, write_inventory_csv
@@ -64,12 +66,13 @@ async def start_simulation(
     devices: int = DEFAULT_DEVICES,
     seed: int = 1,
     port: int = 1161,
-    community: bytes = b"public",
+    community: bytes | None = b"public",  # None: no v1/v2c, SNMPv3 users only
     clock: Clock | None = None,
     inventory: Path | None = None,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     netns: Namespace | None = None,
     link_profiles: bool | None = None,
+    v3_users: Sequence[UsmUser] = (),
 ) -> Simulation:
     """Generate and serve a city. ``port=0`` picks a free port (read it from ``Simulation.port``).
 
@@ -88,8 +91,9 @@ async def start_simulation(
             inventory,
             max_message_size,
             True if link_profiles is None else link_profiles,
+            v3_users,
         )
-    agent = SnmpAgentServer(port=port, community=community, max_message_size=max_message_size)
+    agent = SnmpAgentServer(port=port, community=community, max_message_size=max_message_size, v3_users=v3_users)
     bound_port = agent.bind()
     city = generate_city(devices, seed=seed, port=bound_port)
     runtime = CityRuntime(city, clock or SystemClock(), link_profiles=bool(link_profiles))
@@ -104,18 +108,19 @@ async def _start_in_namespace(
     devices: int,
     seed: int,
     port: int,
-    community: bytes,
+    community: bytes | None,
     clock: Clock | None,
     inventory: Path | None,
     max_message_size: int,
     link_profiles: bool,
+    v3_users: Sequence[UsmUser] = (),
 ) -> Simulation:
     if not netns_module.current_thread_in(namespace):
         raise RuntimeError(
             f"start_simulation(netns={namespace.name}) must run on a thread inside that namespace "
             "(simulators.netns.enter_current_thread)"
         )
-    agent = SnmpAgentServer(port=port, community=community, max_message_size=max_message_size)
+    agent = SnmpAgentServer(port=port, community=community, max_message_size=max_message_size, v3_users=v3_users)
     city = generate_city(devices, seed=seed, port=port, address_base=netns_module.DEVICE_ADDRESS_BASE)
     runtime = CityRuntime(city, clock or SystemClock(), link_profiles=link_profiles)
     agent.attach(runtime)

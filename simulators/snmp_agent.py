@@ -1,4 +1,4 @@
-"""One UDP socket that answers SNMP v1/v2c for every simulated device, each on its own loopback address.
+"""One UDP socket that answers SNMP v1/v2c (and v3) for every simulated device, each on its own loopback address.
 
 Owns the SNMP agent side of the simulated city. The socket is bound to the
 wildcard address on one port; the destination address of every request is
@@ -16,7 +16,8 @@ and answer endOfMibView at the end, GETBULK responses are truncated to the
 maximum message size (default 1472 octets, like an agent behind a 1500-byte
 MTU), an oversized GET/GETNEXT answer becomes tooBig. SNMPv1 gets noSuchName
 instead of exception values. Malformed datagrams and wrong communities are
-counted and dropped, never answered.
+counted and dropped, never answered. SNMPv3 requests go through the devices' USM
+engines (:mod:`simulators.snmp_v3`) when users are configured, to the same PDU logic.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import asyncio
 import socket
 import struct
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collectors.snmp.codec import (
@@ -39,9 +41,12 @@ from collectors.snmp.codec import (
     encode_sequence,
     encode_varbind,
 )
-from collectors.snmp.types import END_OF_MIB_VIEW, NO_SUCH_INSTANCE, NO_SUCH_OBJECT, Counter64, Oid, Value
+from collectors.snmp.codec_v3 import is_v3
+from collectors.snmp.types import END_OF_MIB_VIEW, NO_SUCH_INSTANCE, NO_SUCH_OBJECT, Counter64, Oid, Value, VarBind
+from collectors.snmp.usm import UsmUser
 from simulators.behaviour import CityRuntime, DeviceRuntime
 from simulators.mib import MibView, ViewCache
+from simulators.snmp_v3 import V3Engines
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux value; Python 3.11 does not export it
 DEFAULT_MAX_MESSAGE_SIZE = 1472
@@ -70,12 +75,14 @@ class SnmpAgentServer:
     def __init__(
         self,
         port: int = 1161,
-        community: bytes = b"public",
+        community: bytes | None = b"public",  # None: SNMPv3 only
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         bind_host: str = "0.0.0.0",
+        v3_users: Sequence[UsmUser] = (),
     ) -> None:
         self.port = port
         self.community = community
+        self.v3 = V3Engines(v3_users, max_message_size) if v3_users else None
         self.max_message_size = max_message_size
         self.bind_host = bind_host
         self.stats = AgentStats()
@@ -192,6 +199,17 @@ class SnmpAgentServer:
 
     def respond(self, device: DeviceRuntime, data: bytes, now: float) -> bytes | None:
         """The encoded response to one request datagram, or None when it must be dropped."""
+        if is_v3(data):
+            if self.v3 is None:
+                self.stats.unsupported += 1
+                return None
+            try:
+                return self.v3.respond(device, data, now, lambda device, pdu, limit: self._answer(
+                    device, pdu.type, pdu.varbinds, pdu.non_repeaters, pdu.max_repetitions, False, now, limit
+                ))
+            except (SnmpDecodeError, SnmpEncodeError):
+                self.stats.malformed += 1
+                return None
         try:
             message = decode_message(data)
         except SnmpDecodeError:
@@ -204,27 +222,12 @@ class SnmpAgentServer:
         if pdu.type not in (PduType.GET, PduType.GET_NEXT, PduType.GET_BULK, PduType.SET):
             self.stats.unsupported += 1
             return None
-        view = self._device_views[device.spec.id]
-        v1 = message.version == Version.V1
-        names = [oid for oid, _ in pdu.varbinds]
         limit = self.max_message_size - _MESSAGE_OVERHEAD - len(message.community)
-        status, index, varbinds = 0, 0, []
+        v1 = message.version == Version.V1
         try:
-            if pdu.type == PduType.SET:
-                status = ErrorStatus.NO_SUCH_NAME if v1 else ErrorStatus.NOT_WRITABLE
-                index = 1 if names else 0
-                varbinds = [encode_varbind(encode_oid(oid), value) for oid, value in pdu.varbinds]
-            elif pdu.type == PduType.GET_BULK:
-                varbinds = self._bulk(view, device, names, pdu.non_repeaters, pdu.max_repetitions, now, limit)
-                if varbinds is None:
-                    status, varbinds = ErrorStatus.TOO_BIG, []
-            else:
-                status, index, varbinds = self._get_or_next(view, device, names, pdu.type == PduType.GET, v1, now)
-                if not status and sum(map(len, varbinds)) > limit:
-                    status, index, varbinds = ErrorStatus.TOO_BIG, 0, []
-            if status and status != ErrorStatus.TOO_BIG and pdu.type != PduType.SET:
-                # errors echo the request's varbinds (RFC 3416 4.2.1, RFC 1157 4.1.2)
-                varbinds = [encode_varbind(encode_oid(oid), None) for oid in names]
+            status, index, varbinds = self._answer(
+                device, pdu.type, pdu.varbinds, pdu.non_repeaters, pdu.max_repetitions, v1, now, limit
+            )
             return encode_pdu_message(
                 message.version, message.community, PduType.RESPONSE, pdu.request_id, status, index,
                 encode_sequence(varbinds),
@@ -232,6 +235,40 @@ class SnmpAgentServer:
         except SnmpEncodeError:
             self.stats.malformed += 1
             return None
+
+    def _answer(
+        self,
+        device: DeviceRuntime,
+        pdu_type: int,
+        request: list[VarBind],
+        non_repeaters: int,
+        max_repetitions: int,
+        v1: bool,
+        now: float,
+        limit: int,
+    ) -> tuple[int, int, list[bytes]]:
+        """(error-status, error-index, encoded varbinds) answering one request PDU; any SNMP version."""
+        view = self._device_views[device.spec.id]
+        names = [oid for oid, _ in request]
+        status, index, varbinds = 0, 0, []
+        if pdu_type == PduType.SET:
+            status = ErrorStatus.NO_SUCH_NAME if v1 else ErrorStatus.NOT_WRITABLE
+            index = 1 if names else 0
+            varbinds = [encode_varbind(encode_oid(oid), value) for oid, value in request]
+        elif pdu_type == PduType.GET_BULK:
+            bulk = self._bulk(view, device, names, non_repeaters, max_repetitions, now, limit)
+            if bulk is None:
+                status, varbinds = ErrorStatus.TOO_BIG, []
+            else:
+                varbinds = bulk
+        else:
+            status, index, varbinds = self._get_or_next(view, device, names, pdu_type == PduType.GET, v1, now)
+            if not status and sum(map(len, varbinds)) > limit:
+                status, index, varbinds = ErrorStatus.TOO_BIG, 0, []
+        if status and status != ErrorStatus.TOO_BIG and pdu_type != PduType.SET:
+            # errors echo the request's varbinds (RFC 3416 4.2.1, RFC 1157 4.1.2)
+            varbinds = [encode_varbind(encode_oid(oid), None) for oid in names]
+        return status, index, varbinds
 
     def _get_or_next(
         self, view: MibView, device: DeviceRuntime, names: list[Oid], exact: bool, v1: bool, now: float

@@ -32,30 +32,43 @@ class PollStatus(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class SnmpCredentials:
-    """A named SNMP credential set; devices refer to it by name. v1/v2c for now."""
-
-    name: str
-    version: int  # 0 = v1, 1 = v2c (the wire values)
-    community: Secret
-
-    def __repr__(self) -> str:
-        return f"SnmpCredentials(name={self.name!r}, version={self.version}, community=***)"
-
-
-@dataclass(frozen=True, slots=True)
 class V3User:
-    """An SNMPv3 (USM) user whose traps and informs are accepted."""
+    """An SNMPv3 (USM) user: one we poll as (credentials) or whose traps and informs are accepted."""
 
     name: str
     auth_protocol: str = "sha"  # none, md5, sha, sha224, sha256, sha384, sha512
     auth_key: Secret | None = None
-    priv_protocol: str = "aes"  # none, des, aes, aes192, aes256
+    priv_protocol: str = "aes"  # none, des, aes, aes192, aes256 (Blumenthal), aes192c, aes256c (Reeder)
     priv_key: Secret | None = None
     engine_id: bytes | None = None  # the sender's snmpEngineID: needed for its traps (not for informs)
 
     def __repr__(self) -> str:
         return f"V3User(name={self.name!r}, auth={self.auth_protocol}, priv={self.priv_protocol}, keys=***)"
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpCredentials:
+    """A named SNMP credential set; devices refer to it by name: a community (v1/v2c) or a USM user (v3)."""
+
+    name: str
+    version: int  # 0 = v1, 1 = v2c, 3 = v3 (the wire values)
+    community: Secret | None = None  # v1 / v2c
+    user: V3User | None = None  # v3: the user, its protocols and keys
+    context_name: str = ""  # v3
+
+    def __repr__(self) -> str:
+        if self.user is not None:
+            return f"SnmpCredentials(name={self.name!r}, version=3, user={self.user!r})"
+        return f"SnmpCredentials(name={self.name!r}, version={self.version}, community=***)"
+
+    @property
+    def security_level(self) -> str:
+        """noAuthNoPriv, authNoPriv or authPriv (v3); "community" for v1/v2c."""
+        if self.user is None:
+            return "community"
+        if self.user.priv_protocol != "none":
+            return "authPriv"
+        return "authNoPriv" if self.user.auth_protocol != "none" else "noAuthNoPriv"
 
 
 @dataclass(frozen=True, slots=True)

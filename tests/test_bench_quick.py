@@ -1,7 +1,8 @@
 """Every benchmark runs: ``bench/*.py --quick`` in a subprocess ends with a well-formed ``RESULT`` line.
 
 The smoke test that keeps benchmarks from rotting unnoticed. It is parametrised over the files in
-``bench/`` by glob, so a new benchmark is covered without touching this file. Nothing about speed is
+``bench/`` by glob, so a new benchmark is covered without touching this file. Options that take another path
+through a benchmark (``snmp_poll.py --v3``) get a quick run of their own. Nothing about speed is
 asserted: a quick run's figures mean nothing; only that the same code path still works end to end
 (real simulator, snmpd, snmp_exporter, fping, VictoriaMetrics, peers) and reports its result.
 """
@@ -47,10 +48,10 @@ def test_every_benchmark_is_found():
     assert {"capacity", "influx_write", "snmp_poll", "ping_sweep", "history_write"} <= names, names
 
 
-@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda path: path.stem)
-def test_quick_run_prints_its_result(script, tmp_path):
+def quick_run(script: Path, tmp_path: Path, *options: str) -> dict[str, float]:
+    """Run ``script --quick [options]``; it must exit 0 and end with a RESULT line, whose pairs are returned."""
     completed = subprocess.run(
-        [sys.executable, str(script), "--quick"],
+        [sys.executable, str(script), "--quick", *options],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -59,4 +60,18 @@ def test_quick_run_prints_its_result(script, tmp_path):
     )
     said = f"stdout:\n{completed.stdout[-3000:]}\nstderr:\n{completed.stderr[-3000:]}"
     assert completed.returncode == 0, said
-    assert result_pairs(completed.stdout), said
+    pairs = result_pairs(completed.stdout)
+    assert pairs, said
+    return pairs
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda path: path.stem)
+def test_quick_run_prints_its_result(script, tmp_path):
+    quick_run(script, tmp_path)
+
+
+def test_snmp_poll_v3_quick_run_compares_all_three_pollers(tmp_path):
+    """``--v3``: the same IF-MIB poll with SNMPv3 authPriv SHA-256/AES-128 by ours, pysnmp and snmp_exporter."""
+    pairs = quick_run(REPO / "bench" / "snmp_poll.py", tmp_path, "--v3")
+    assert set(pairs) == {"v3_cpu_ratio_vs_snmp_exporter", "vs_pysnmp"}, pairs
+    assert all(value > 0 for value in pairs.values()), pairs

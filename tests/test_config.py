@@ -173,7 +173,7 @@ def test_timeout_not_less_than_inherited_interval_is_reported_once_at_the_group(
 
 @pytest.mark.parametrize(
     ("value", "phrase"),
-    [("3", "SNMPv3 is not supported yet"), ("v3", "comes in a later release"), ("2", "use '1' or '2c'")],
+    [("2", "use '1', '2c' or '3'"), ("v4", "use '1', '2c' or '3'"), ("'3.0'", "use '1', '2c' or '3'")],
 )
 def test_bad_snmp_version(tmp_path: Path, value: str, phrase: str) -> None:
     path = write(tmp_path, "c.yaml", HEAD.replace("version: 2c", f"version: {value}") + "devices:\n" + DEVICE)

@@ -43,7 +43,7 @@ from collectors.snmp.codec_v3 import FLAG_AUTH, FLAG_PRIV, decode_v3_message, is
 from collectors.snmp.oid import format_oid
 from collectors.snmp.types import END_OF_MIB_VIEW, NO_SUCH_OBJECT, ExceptionValue, Oid, VarBind
 from collectors.snmp.usm import UsmUser
-from collectors.snmp.usm_manager import Unauthentic, UsmManager, security_flags
+from collectors.snmp.usm_manager import Unauthentic, UsmManager
 from stadtnetz.own_metrics import Family, ScrapeCollector
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
@@ -309,8 +309,13 @@ class SnmpClient:
         user = pending.target.usm
         assert user is not None
         try:
-            scoped = self.usm.open(message, data, user)
-            if message.authenticated:
+            pdu = self.usm.open(message, data, user).pdu
+            kind = report_kind(pdu) if pdu.type == PduType.REPORT else ""
+            if kind == "unknownEngineID" or pending.discovery or (kind == "notInTimeWindow" and message.authenticated):
+                # what the agent says its engine is now; an authenticated notInTimeWindow is believed even when
+                # its boots went back (an agent that lost its state), or the agent could never be reached again
+                self.usm.learn(pending.address, message)
+            elif message.authenticated:
                 self.usm.check_time(pending.address, message)
         except Unauthentic:
             self.stats.unauthentic += 1
@@ -318,17 +323,13 @@ class SnmpClient:
         except SnmpDecodeError:
             self.stats.malformed += 1
             return
-        pdu = scoped.pdu
-        if pdu.type == PduType.REPORT:
-            kind = report_kind(pdu)
-            if kind == "unknownEngineID" or pending.discovery:
-                self.usm.learn(pending.address, message)
+        if kind:
             result: object = _Report(kind)
         elif (
             pdu.type == PduType.RESPONSE
             and not pending.discovery
             and pdu.request_id == pending.request_id
-            and message.flags & (FLAG_AUTH | FLAG_PRIV) == security_flags(user)
+            and message.flags & (FLAG_AUTH | FLAG_PRIV) == user.flags
         ):
             self.stats.responses += 1
             result = (pdu.error_status, pdu.error_index, pdu.varbinds)
@@ -363,10 +364,16 @@ class SnmpClient:
             self._send(pending)
             return
         self.stats.timeouts += 1  # the awaiting request() removes it from _pending
+        target = pending.target
+        hint = ""
+        known_engine = not pending.discovery and target.address in self.usm.engines
+        if target.usm is not None and target.usm.private and known_engine:
+            # the engine answered its discovery; net-snmp drops what it cannot decrypt without a Report
+            hint = " (the agent's engine answered before: a wrong privacy key or protocol also looks like this)"
         pending.future.set_exception(
             SnmpTimeoutError(
-                f"no answer from {pending.target.host}:{pending.target.port} "
-                f"after {pending.target.retries + 1} attempt(s) of {pending.target.timeout:g} s"
+                f"no answer from {target.host}:{target.port} "
+                f"after {target.retries + 1} attempt(s) of {target.timeout:g} s{hint}"
             )
         )
 

@@ -356,14 +356,20 @@ _EXCEPTIONS: Final[dict[int, ExceptionValue]] = {
 _PDU_TAGS: Final = frozenset(int(t) for t in PduType)
 
 
-def _decode(data: bytes) -> Message:
+def open_message(data: bytes, what: str) -> tuple[bytes, int, int, int]:
+    """The outer SEQUENCE of a whole message of any version: (data as bytes, version, position after it, end)."""
     if type(data) is not bytes:
         data = bytes(data)
     size = len(data)
-    start, end = _header(data, 0, size, 0x30, "Message")
+    start, end = _header(data, 0, size, 0x30, what)
     if end != size:
         raise SnmpDecodeError(f"{size - end} trailing octets after the Message")
-    version, pos = _integer(data, start, end, "version")
+    version, pos = _integer(data, start, end, "version" if what == "Message" else "msgVersion")
+    return data, version, pos, end
+
+
+def _decode(data: bytes) -> Message:
+    data, version, pos, end = open_message(data, "Message")
     if version not in (0, 1):
         raise SnmpDecodeError(f"unsupported SNMP version field {version} (v1=0, v2c=1)")
     cstart, pos = _header(data, pos, end, 0x04, "community")

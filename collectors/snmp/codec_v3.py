@@ -41,6 +41,7 @@ from collectors.snmp.codec import (
     _integer,
     decode_pdu,
     encode_integer,
+    open_message,
     tlv,
 )
 
@@ -118,13 +119,7 @@ def _bounded(data: bytes, pos: int, limit: int, what: str, low: int, high: int) 
 
 
 def _decode(data: bytes) -> V3Message:
-    if type(data) is not bytes:
-        data = bytes(data)
-    size = len(data)
-    start, end = _header(data, 0, size, 0x30, "SNMPv3Message")
-    if end != size:
-        raise SnmpDecodeError(f"{size - end} trailing octets after the Message")
-    version, pos = _integer(data, start, end, "msgVersion")
+    data, version, pos, end = open_message(data, "SNMPv3Message")
     if version != Version.V3:
         raise SnmpDecodeError(f"msgVersion {version} is not SNMPv3")
     gstart, gend = _header(data, pos, end, 0x30, "msgGlobalData")

@@ -17,11 +17,23 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from collectors.snmp.client import SnmpClient, SnmpError, SnmpTimeoutError, Target
 from collectors.snmp.profiles import SYS_OBJECT_ID, SYS_UPTIME, PollPlan, ProfileLibrary
 from collectors.snmp.types import TimeTicks
+from collectors.snmp.usm import UsmUser
 from stadtnetz.clock import Clock
-from stadtnetz.model import Device, Inventory, PollStatus
+from stadtnetz.model import Device, Inventory, PollStatus, V3User
 from stadtnetz.status.state import State
 
 DEADLINE_SHARE = 0.9  # of the poll interval: a poll never runs into the next one
+
+
+def usm_user(user: V3User) -> UsmUser:
+    """The client's USM user from the configuration's (the keys resolved from their references)."""
+    return UsmUser(
+        user.name.encode(),
+        user.auth_protocol,
+        user.auth_key.reveal().encode() if user.auth_key else None,
+        user.priv_protocol,
+        user.priv_key.reveal().encode() if user.priv_key else None,
+    )
 
 
 class SnmpPoller:
@@ -52,11 +64,13 @@ class SnmpPoller:
             self.targets[device.id] = Target(
                 device.host,
                 device.port,
-                community=credentials.community.reveal().encode(),
+                community=credentials.community.reveal().encode() if credentials.community else b"",
                 version=credentials.version,
                 timeout=device.timeout,
                 retries=device.retries,
                 max_repetitions=settings.max_repetitions,
+                usm=usm_user(credentials.user) if credentials.user else None,
+                context_name=credentials.context_name.encode(),
             )
         registry = registry if registry is not None else CollectorRegistry()
         self.durations = Histogram(

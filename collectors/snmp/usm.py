@@ -33,6 +33,8 @@ from typing import Final
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from collectors.snmp.codec_v3 import FLAG_AUTH, FLAG_PRIV
+
 try:  # cryptography 47 moved CFB to the "decrepit" modes; older releases have only the original
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
 except ImportError:  # pragma: no cover - depends on the installed cryptography
@@ -52,6 +54,7 @@ _AUTH: Final[dict[str, tuple[str, int]]] = {
 # key length, and how a localized key too short for it is extended
 _PRIV_KEY_LENGTH: Final = {"des": 16, "aes": 16, "aes192": 24, "aes256": 32, "aes192c": 24, "aes256c": 32}
 _REEDER: Final = frozenset({"aes192c", "aes256c"})
+TIME_WINDOW: Final = 150  # seconds an authenticated message may be off the engine's time (RFC 3414 2.2.3)
 MIN_PASSPHRASE: Final = 8  # RFC 3414 11.2: shorter passphrases are refused (net-snmp refuses them too)
 _PASSPHRASE_OCTETS: Final = 1_048_576
 
@@ -101,6 +104,11 @@ class UsmUser:
     @property
     def private(self) -> bool:
         return self.priv_protocol != "none"
+
+    @property
+    def flags(self) -> int:
+        """The msgFlags bits of this user's security level (authentication, privacy)."""
+        return (FLAG_AUTH if self.authenticated else 0) | (FLAG_PRIV if self.private else 0)
 
     @property
     def security_level(self) -> str:

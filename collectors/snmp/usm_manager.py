@@ -24,7 +24,6 @@ from typing import Final
 
 from collectors.snmp.codec import PduType, SnmpDecodeError, encode_pdu
 from collectors.snmp.codec_v3 import (
-    FLAG_AUTH,
     FLAG_PRIV,
     FLAG_REPORTABLE,
     INT31_MAX,
@@ -34,9 +33,8 @@ from collectors.snmp.codec_v3 import (
     encode_scoped_pdu,
     encode_v3_message,
 )
-from collectors.snmp.usm import DecryptionError, LocalizedKeys, SaltCounter, UsmUser
+from collectors.snmp.usm import TIME_WINDOW, DecryptionError, LocalizedKeys, SaltCounter, UsmUser
 
-TIME_WINDOW: Final = 150  # seconds (RFC 3414 2.2.3)
 MAX_MESSAGE_SIZE: Final = 65507  # what we can receive: the largest UDP payload over IPv4
 _EMPTY_VARBINDS: Final = b"\x30\x00"
 _KEY_CACHE_LIMIT: Final = 100_000
@@ -63,10 +61,6 @@ class Engine:
 
     def time_at(self, monotonic: float) -> int:
         return min(INT31_MAX, self.engine_time + int(monotonic - self.synced_at))
-
-
-def security_flags(user: UsmUser) -> int:
-    return (FLAG_AUTH if user.authenticated else 0) | (FLAG_PRIV if user.private else 0)
 
 
 class UsmManager:
@@ -98,7 +92,7 @@ class UsmManager:
         """A request to the known engine at ``address``: scopedPDU, encrypted and signed as ``user`` says."""
         engine = self.engines[address]
         scoped = encode_scoped_pdu(engine.engine_id, context_name, pdu_tlv)
-        flags = security_flags(user)
+        flags = user.flags
         if not flags:
             message, _ = encode_v3_message(
                 msg_id, MAX_MESSAGE_SIZE, FLAG_REPORTABLE, engine.engine_id, engine.boots,

@@ -37,11 +37,13 @@ from stadtnetz.model import (
     PlanningSettings,
     Settings,
     SnmpCredentials,
+    V3User,
     WebSettings,
 )
 from stadtnetz.secrets import Secret
 
 if TYPE_CHECKING:
+    from collectors.snmp.usm import UsmUser
     from simulators.netns import Namespace
     from simulators.runner import Simulation
     from stadtnetz.maintenance import MaintenanceWindow
@@ -66,12 +68,14 @@ def inventory_for_city(
     ocpp_port: int | None = None,
     heartbeat_interval: float = DEMO_HEARTBEAT,
     charger_password: str | None = None,
+    v3_user: V3User | None = None,
 ) -> Inventory:
     """The inventory of a simulated city: every device, polled every ``interval`` seconds.
 
     With ``ocpp_port`` (0: any free port) also the city's charge points, each behind
     its modem, and the OCPP endpoint on 127.0.0.1 they connect to: each charger with
-    ``charger_password`` (Basic auth), or, without one, ``auth: none``.
+    ``charger_password`` (Basic auth), or, without one, ``auth: none``. With ``v3_user`` the devices are polled
+    over SNMPv3 as that user instead of with ``community``.
     """
     settings = Settings(interval=interval, timeout=1.0, retries=1, concurrency=256, listen_port=listen_port)
     devices = [
@@ -95,7 +99,12 @@ def inventory_for_city(
         )
         for spec in city.devices
     ]
-    credentials = {DEMO_CREDENTIALS: SnmpCredentials(DEMO_CREDENTIALS, 1, Secret(community.decode(), "demo"))}
+    credential = (
+        SnmpCredentials(DEMO_CREDENTIALS, 1, Secret(community.decode(), "demo"))
+        if v3_user is None
+        else SnmpCredentials(DEMO_CREDENTIALS, 3, user=v3_user)
+    )
+    credentials = {DEMO_CREDENTIALS: credential}
     groups: dict[str, list[str]] = {}
     for device in devices:
         groups.setdefault(device.kind, []).append(device.id)
@@ -162,6 +171,23 @@ def _free_or_any(host: str, port: int) -> int:
     return port
 
 
+def _demo_v3_user(folder: Path) -> tuple[V3User, list[UsmUser]]:
+    """The demo's SNMPv3 user: passphrases made for this run, written to files only the owner can read."""
+    from collectors.snmp.usm import UsmUser
+
+    keys = []
+    for name in ("snmpv3-auth-key", "snmpv3-priv-key"):
+        path = folder / name
+        value = secrets.token_urlsafe(18)
+        path.touch(mode=0o600)
+        path.write_text(value)
+        keys.append(Secret(value, f"file:{path}"))
+    auth, priv = keys
+    user = V3User("demo", auth_protocol="sha256", auth_key=auth, priv_protocol="aes", priv_key=priv)
+    usm = UsmUser(b"demo", "sha256", auth.reveal().encode(), "aes", priv.reveal().encode())
+    return user, [usm]
+
+
 async def run_demo(
     devices: int,
     seed: int,
@@ -178,6 +204,7 @@ async def run_demo(
     charger_tick: float | None = None,
     history: Path | bool | None = None,
     maintenance: Sequence[MaintenanceWindow] = (),
+    snmp_v3: bool = False,
 ) -> None:
     """Serve a simulated city and poll it until ``stop`` is set.
 
@@ -198,7 +225,9 @@ async def run_demo(
     and ``maintenance:`` do.
 
     The status page's public pages are on (``web.public``); with a history the status page shows incidents and
-    availability bars.
+    availability bars. ``snmp_v3``: the devices answer, and are polled, only as SNMPv3 user ``demo`` (authPriv,
+    SHA-256/AES-128) with passphrases made for the run, in files of a temporary folder (their paths are the
+    keys' sources in the inventory, for the announcement).
     """
     from collectors.snmp.profiles import load_profiles
     from simulators.charge_points import DEMO_TICK, ChargePoints
@@ -206,13 +235,19 @@ async def run_demo(
     from simulators.runner import start_simulation
     from simulators.scenarios import Scenarios
 
+    planning_folder = tempfile.TemporaryDirectory(prefix="stadtnetz-demo-planning-")
+    v3_user, usm_users = _demo_v3_user(Path(planning_folder.name)) if snmp_v3 else (None, [])
+    community = None if snmp_v3 else b"public"
     try:
-        simulation = await start_simulation(devices, seed=seed, port=sim_port, netns=namespace)
+        simulation = await start_simulation(
+            devices, seed=seed, port=sim_port, netns=namespace, v3_users=usm_users, community=community
+        )
     except OSError:
-        simulation = await start_simulation(devices, seed=seed, port=0, netns=namespace)
+        simulation = await start_simulation(
+            devices, seed=seed, port=0, netns=namespace, v3_users=usm_users, community=community
+        )
     control_runner, control_url = None, ""
     scenarios = Scenarios(simulation.faults)
-    planning_folder = tempfile.TemporaryDirectory(prefix="stadtnetz-demo-planning-")
     try:
         if control is not None:
             control_runner, control_url = await serve_control(scenarios, control)
@@ -224,6 +259,7 @@ async def run_demo(
             ocpp_port=_free_or_any("127.0.0.1", ocpp_port) if ocpp_port else 0,
             heartbeat_interval=heartbeat_interval,
             charger_password=charger_password,
+            v3_user=v3_user,
         )
         inventory.planning = planning_for_city(simulation.city, Path(planning_folder.name), seed)
         inventory.web = WebSettings(public=True, title="Stadtnetz Musterstadt")

@@ -274,7 +274,7 @@ class Service:
         """A trap is accepted with the device's own community, or the configured trap community."""
         accepted: set[bytes] = set()
         credentials = self.inventory.credentials.get(device.credentials or "")
-        if credentials is not None:
+        if credentials is not None and credentials.community is not None:
             accepted.add(credentials.community.reveal().encode())
         if self.inventory.settings.trap_community is not None:
             accepted.add(self.inventory.settings.trap_community.reveal().encode())

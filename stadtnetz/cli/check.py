@@ -154,12 +154,21 @@ def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
 
     used = Counter(device.credentials for device in devices if device.credentials)
     credentials = Table(title="Credentials (values are never shown)")
-    for column in ("name", "version", "source", "devices"):
+    for column in ("name", "version", "security", "source", "devices"):
         credentials.add_column(column, justify="right" if column == "devices" else "left")
     for name, credential in sorted(inventory.credentials.items()):
-        source = credential.community.source.split(":", 1)[0]  # "env" or "file"; not the value
-        version = "1" if credential.version == 0 else "2c"
-        credentials.add_row(name, version, source, str(used.get(name, 0)))
+        version = {0: "1", 1: "2c"}.get(credential.version, "3")
+        user = credential.user
+        if user is None:
+            assert credential.community is not None
+            security = "community"
+            secrets = [credential.community]
+        else:
+            protocols = "/".join(p for p in (user.auth_protocol, user.priv_protocol) if p != "none")
+            security = f"{credential.security_level} {protocols} user {user.name}".replace("  ", " ")
+            secrets = [key for key in (user.auth_key, user.priv_key) if key is not None]
+        source = ", ".join(dict.fromkeys(key.source.split(":", 1)[0] for key in secrets)) or "-"  # never the value
+        credentials.add_row(name, version, security, source, str(used.get(name, 0)))
     console.print(credentials)
 
     polling = Table(title="Polling per group")

@@ -68,6 +68,12 @@ if TYPE_CHECKING:
     help="UDP port of the simulated devices (a free one if taken).",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Which simulated city.")
+@click.option(
+    "--snmp-v3",
+    is_flag=True,
+    help="The devices answer SNMPv3 only (user demo, authPriv SHA-256/AES-128, passphrases made for the run in "
+    "files only you can read) and are polled that way.",
+)
 def demo(
     devices: int,
     duration: float | None,
@@ -77,6 +83,7 @@ def demo(
     seed: int,
     netns: bool | None,
     control: str,
+    snmp_v3: bool,
 ) -> None:
     """The simulated city and the collector polling it, in one process: /metrics in seconds, no setup.
 
@@ -85,7 +92,7 @@ def demo(
     only (the kernel would answer every ping for it).
     """
     from simulators.control import listening_socket
-    from stadtnetz.app.demo import run_demo
+    from stadtnetz.app.demo import DEMO_CREDENTIALS, run_demo
 
     setup_logging("warning")
     host, port = listen_option(listen)
@@ -104,17 +111,22 @@ def demo(
         counts = simulation.city.count_by_kind()
         first = simulation.city.devices[0]
         summary = f"simulated city: {len(simulation.city.devices)} devices ({counts['hotspot']} hotspots)"
+        walk = "snmpwalk -v2c -c public"
+        user = service.inventory.credentials[DEMO_CREDENTIALS].user
+        if user is not None and user.auth_key is not None and user.priv_key is not None:
+            auth, priv = (key.source.removeprefix("file:") for key in (user.auth_key, user.priv_key))
+            walk = f'snmpwalk -v3 -l authPriv -u demo -a SHA-256 -A "$(cat {auth})" -x AES -X "$(cat {priv})"'
         if namespace is not None:
             console.print(
                 f"{summary} in network namespace {namespace.name}, pinged and polled; try: ip netns exec "
-                f"{namespace.name} snmpwalk -v2c -c public {first.address}:{simulation.port} 1.3.6.1.2.1.1",
+                f"{namespace.name} {walk} {first.address}:{simulation.port} 1.3.6.1.2.1.1",
                 highlight=False,
                 soft_wrap=True,
             )
         else:
             console.print(
                 f"{summary} on 127.20.x.y UDP port {simulation.port}, polled over SNMP only (on loopback the kernel "
-                f"would answer every ping; run as root for a namespace); try: snmpwalk -v2c -c public "
+                f"would answer every ping; run as root for a namespace); try: {walk} "
                 f"{first.address}:{simulation.port} 1.3.6.1.2.1.1",
                 highlight=False,
                 soft_wrap=True,
@@ -142,7 +154,8 @@ def demo(
     async def start() -> None:
         stop = await until_signal(duration)
         await run_demo(
-            devices, seed, sim_port, listen_socket, control_socket, interval, stop, announce, namespace, history=True
+            devices, seed, sim_port, listen_socket, control_socket, interval, stop, announce, namespace, history=True,
+            snmp_v3=snmp_v3,
         )
 
     try:

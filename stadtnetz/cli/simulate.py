@@ -25,6 +25,7 @@ from rich.table import Table
 from stadtnetz.cli.common import EXIT_CONFIG, EXIT_RUNTIME, console, out
 
 if TYPE_CHECKING:
+    from collectors.snmp.usm import UsmUser
     from simulators.netns import Namespace
 
 
@@ -59,6 +60,16 @@ if TYPE_CHECKING:
     help="UDP port every simulated device answers SNMP on (0 picks a free one; 161 with --netns).",
 )
 @click.option("--community", default="public", show_default=True, help="SNMP v1/v2c community the devices accept.")
+@click.option(
+    "--v3-user",
+    "v3_users",
+    multiple=True,
+    metavar="USER:AUTH:REF:PRIV:REF",
+    callback=lambda _ctx, _param, values: tuple(_v3_user_option(value) for value in values),
+    help="An SNMPv3 user every device knows (repeatable), e.g. noc:sha256:${AUTH}:aes:${PRIV}: protocols as in "
+    "the credentials (none, md5, sha, sha224..sha512 / none, des, aes, aes192, aes256, aes192c, aes256c), keys as "
+    "references, ${ENV_VAR} or file:PATH, never the passphrases themselves; 'noc:none' has no keys.",
+)
 @click.option(
     "--write-inventory",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -101,6 +112,7 @@ def simulate(
     seed: int,
     port: int,
     community: str,
+    v3_users: tuple[UsmUser, ...],
     write_inventory: Path | None,
     duration: float | None,
     netns: bool,
@@ -161,6 +173,7 @@ def simulate(
                 ocpp_url,
                 dial_from,
                 ocpp_password,
+                v3_users,
             )
         )
     except OSError as exc:
@@ -190,6 +203,40 @@ def _charger_password_option(value: str | None) -> str | None:
     if not password:
         raise click.BadParameter(f"{value} is empty", param_hint="--ocpp-password")
     return password
+
+
+def _v3_user_option(value: str) -> UsmUser:
+    """USER:AUTH:REF:PRIV:REF (or USER:AUTH:REF, USER:none) with the passphrases behind the references."""
+    from collectors.snmp.usm import UsmUser
+    from stadtnetz.secrets import SecretError, is_reference, resolve
+
+    fields = value.split(":")
+    # a file: reference holds a colon itself: glue "file" and the path back together
+    parts: list[str] = []
+    for field in fields:
+        if parts and parts[-1] == "file":
+            parts[-1] = f"file:{field}"
+        else:
+            parts.append(field)
+    name, protocols = parts[0], parts[1:]
+    if len(protocols) not in (1, 2, 4) or (len(protocols) == 1 and protocols[0] != "none"):
+        raise click.BadParameter(f"{value.split(':')[0]}: write USER:AUTH:REF:PRIV:REF", param_hint="--v3-user")
+    keys: list[bytes | None] = []
+    for reference in protocols[1::2]:
+        if not is_reference(reference):
+            raise click.BadParameter(
+                "give the keys as references, ${ENV_VAR} or file:PATH, not the passphrases", param_hint="--v3-user"
+            )
+        try:
+            keys.append(resolve(reference).reveal().encode())
+        except SecretError as exc:
+            raise click.BadParameter(str(exc), param_hint="--v3-user") from None
+    auth = protocols[0]
+    priv = protocols[2] if len(protocols) == 4 else "none"
+    try:
+        return UsmUser(name.encode(), auth, keys[0] if keys else None, priv, keys[1] if len(keys) > 1 else None)
+    except ValueError as exc:
+        raise click.BadParameter(f"user {name!r}: {exc}", param_hint="--v3-user") from None
 
 
 def _central_system_option(value: str | None) -> str | None:
@@ -278,6 +325,7 @@ async def _simulate(
     ocpp_url: str | None = None,
     dial_from: Callable[[int, int], socket.socket] | None = None,
     ocpp_password: str | None = None,
+    v3_users: tuple[UsmUser, ...] = (),
 ) -> None:
     """Serve the city (and with ``ocpp_url`` its chargers, dialling from ``dial_from``'s sockets and presenting
     ``ocpp_password``) until stopped."""
@@ -287,7 +335,7 @@ async def _simulate(
     from simulators.scenarios import Scenarios
 
     simulation = await start_simulation(
-        devices, seed=seed, port=port, community=community, inventory=inventory, netns=namespace
+        devices, seed=seed, port=port, community=community, inventory=inventory, netns=namespace, v3_users=v3_users
     )
     scenarios = Scenarios(simulation.faults)
     if ocpp_url is not None and simulation.city.chargers:

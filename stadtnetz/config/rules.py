@@ -194,8 +194,8 @@ def _snmp_version(value: Any) -> int:
     if text in ("2c", "v2c"):
         return 1
     if text in ("3", "v3"):
-        raise ValueError("SNMPv3 is not supported yet (it comes in a later release); use '1' or '2c'")
-    raise ValueError(f"unsupported SNMP version {describe(value)}: use '1' or '2c' (SNMPv3 comes later)")
+        return 3
+    raise ValueError(f"unsupported SNMP version {describe(value)}: use '1', '2c' or '3'")
 
 
 def _list_or_none(value: Any) -> Any:

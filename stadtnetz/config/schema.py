@@ -114,7 +114,7 @@ class FileSpec(_Spec):
     )
     credentials: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
         {},
-        description="named SNMP credential sets (v1 / v2c; v3 comes later)",
+        description="named SNMP credential sets: a community (v1 / v2c) or an SNMPv3 user",
     )
     defaults: Annotated[dict[str, Any], BeforeValidator(_dict_or_none)] = Field(
         {},
@@ -166,24 +166,26 @@ class FileSpec(_Spec):
     )
 
 
+AuthProtocol = Literal["none", "md5", "sha", "sha224", "sha256", "sha384", "sha512"]
+PrivProtocol = Literal["none", "des", "aes", "aes192", "aes256", "aes192c", "aes256c"]
+SecurityLevel = Literal["noAuthNoPriv", "authNoPriv", "authPriv"]
+
+
 class TrapUserSpec(_Spec):
     """An SNMPv3 user whose traps and informs are accepted (settings.trap_v3_users)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     user: Text = Field(description="the USM user name", examples=["noc"])
-    auth_protocol: Literal["none", "md5", "sha", "sha224", "sha256", "sha384", "sha512"] = Field(
-        "sha",
-        description="none, md5, sha, sha224, sha256, sha384, sha512",
-    )
+    auth_protocol: AuthProtocol = Field("sha", description="none, md5, sha, sha224, sha256, sha384, sha512")
     auth_key: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
         None,
         description="a reference only, like communities; at least 8 characters; required unless auth_protocol is none",
         examples=["${STADTNETZ_TRAP_AUTH_KEY}"],
     )
-    priv_protocol: Literal["none", "des", "aes", "aes192", "aes256"] = Field(
+    priv_protocol: PrivProtocol = Field(
         "aes",
-        description="none, des, aes, aes192, aes256; privacy needs authentication",
+        description="none, des, aes, aes192, aes256, aes192c, aes256c (see credentials); privacy needs authentication",
     )
     priv_key: Annotated[Secret | None, BeforeValidator(_secret_reference)] = Field(
         None,
@@ -271,13 +273,75 @@ class SettingsSpec(_Spec):
 class CredentialSpec(_Spec):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    version: SnmpVersion = Field(1, description="\"1\" or \"2c\" (the default); SNMPv3 comes later", examples=["2c"])
-    community: Secret = Field(
-        description="or file:secrets/community (relative to this file); a literal value is an error",
+    version: SnmpVersion = Field(1, description="\"1\", \"2c\" (the default) or \"3\"", examples=["2c"])
+    community: Secret | None = Field(
+        None,
+        description=(
+            "v1/v2c, required there: or file:secrets/community (relative to this file); a literal value is an error"
+        ),
         examples=["${STADTNETZ_SNMP_COMMUNITY}"],
     )
+    user: Text | None = Field(None, description="v3, required there: the USM user name (1 to 32 octets)",
+                              examples=["stadtnetz"])
+    security_level: SecurityLevel = Field(
+        "authPriv",
+        description="v3: noAuthNoPriv, authNoPriv or authPriv (the default; what BSI IT-Grundschutz asks for)",
+    )
+    auth_protocol: AuthProtocol | None = Field(
+        None,
+        description="v3 with auth: md5, sha, sha224, sha256, sha384, sha512 (RFC 7860)",
+        examples=["sha256"],
+    )
+    auth_key: Secret | None = Field(
+        None,
+        description="v3 with auth: the passphrase, a reference like community; at least 8 characters",
+        examples=["${STADTNETZ_SNMP_AUTH_KEY}"],
+    )
+    priv_protocol: PrivProtocol | None = Field(
+        None,
+        description=(
+            "v3 authPriv: des, aes (AES-128), aes192/aes256 (Blumenthal key extension, net-snmp's AES192/AES256)"
+            " or aes192c/aes256c (Reeder's, Cisco's and net-snmp's AES192C/AES256C)"
+        ),
+        examples=["aes"],
+    )
+    priv_key: Secret | None = Field(
+        None, description="v3 authPriv: like auth_key", examples=["${STADTNETZ_SNMP_PRIV_KEY}"]
+    )
+    context_name: Text = Field("", description="v3: the SNMP context of every request (most agents: empty)")
 
-    _resolve_reference = field_validator("community", mode="before")(_secret_reference)
+    _resolve_reference = field_validator("community", "auth_key", "priv_key", mode="before")(_secret_reference)
+
+    @model_validator(mode="after")
+    def _version_fields(self) -> CredentialSpec:
+        v3_fields = ("user", "auth_protocol", "auth_key", "priv_protocol", "priv_key")
+        if self.version != 3:
+            if self.community is None:
+                raise ValueError("community is required for SNMP v1/v2c (a reference: ${ENV_VAR} or file:PATH)")
+            given = [name for name in (*v3_fields, "context_name") if getattr(self, name)]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only with version \"3\" (v1/v2c use the community)")
+            return self
+        if self.community is not None:
+            raise ValueError("community: SNMPv3 has no community; give user, auth_* and priv_* instead")
+        if self.user is None:
+            raise ValueError("user is required for SNMPv3 (the USM user name)")
+        if not 0 < len(self.user.encode()) <= 32:
+            raise ValueError(f"user must have 1 to 32 octets, not {len(self.user.encode())}")
+        auth = self.security_level != "noAuthNoPriv"
+        priv = self.security_level == "authPriv"
+        for needed, names in ((auth, ("auth_protocol", "auth_key")), (priv, ("priv_protocol", "priv_key"))):
+            for name in names:
+                value = getattr(self, name)
+                if needed and value is None:
+                    raise ValueError(f"{name} is required with security_level {self.security_level}")
+                if not needed and value is not None:
+                    raise ValueError(f"{name} is not used with security_level {self.security_level}: remove it")
+        for name in ("auth_key", "priv_key"):
+            key = getattr(self, name)
+            if key is not None and len(key.reveal()) < 8:
+                raise ValueError(f"the {name} from {key.source} is shorter than 8 characters, which USM refuses")
+        return self
 
 
 class LayerSpec(_Spec):

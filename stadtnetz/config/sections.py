@@ -352,7 +352,19 @@ class SectionReader:
         context = {"base_dir": document.file.parent, "environ": self.environ}
         spec = self.validate(document, path, CredentialSpec, raw, context)
         if spec is not None:
-            self.credentials[name] = SnmpCredentials(name=name, version=spec.version, community=spec.community)
+            user = None
+            if spec.version == 3:
+                assert spec.user is not None
+                user = V3User(
+                    spec.user,
+                    auth_protocol=spec.auth_protocol or "none",
+                    auth_key=spec.auth_key,
+                    priv_protocol=spec.priv_protocol or "none",
+                    priv_key=spec.priv_key,
+                )
+            self.credentials[name] = SnmpCredentials(
+                name=name, version=spec.version, community=spec.community, user=user, context_name=spec.context_name
+            )
 
     def process_defaults(self, document: _Document, raw: dict) -> None:
         if not self.once(self.defaults_seen, document, "defaults"):

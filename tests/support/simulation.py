@@ -143,12 +143,14 @@ def start_simulator_process(
     community: str = "public",
     timeout: float = 180.0,
     netns: bool = False,
+    extra_args: Sequence[str] = (),
 ) -> tuple[Daemon, int, Path]:
     """``stadtnetz simulate`` as a child process on a free UDP port; waits until it serves.
 
     Returns the daemon (stop it by calling ``stop()``), the UDP port and the inventory CSV it wrote;
     :func:`simulator_control_url` reads where its control API listens.
-    ``netns=True`` adds ``--netns`` (read the namespace with :func:`simulator_namespace`).
+    ``netns=True`` adds ``--netns`` (read the namespace with :func:`simulator_namespace`); ``extra_args`` go
+    after the other options (e.g. ``--v3-user USER:AUTH:file:PATH:PRIV:file:PATH``).
     """
     if netns:
         require_root("`stadtnetz simulate --netns` (a network namespace for the simulated city)")
@@ -175,6 +177,7 @@ def start_simulator_process(
             "--control",
             "127.0.0.1:0",
             *(["--netns"] if netns else []),
+            *extra_args,
         ],
         directory / "simulator.log",
         env={"PYTHONUNBUFFERED": "1"},  # its "ready" line must reach the log at once
