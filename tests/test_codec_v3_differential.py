@@ -43,7 +43,7 @@ from collectors.snmp.codec_v3 import (
 )
 from collectors.snmp.types import Counter32, Counter64, Gauge32, IpAddress, Opaque, TimeTicks
 from collectors.snmp.usm import LocalizedKeys, SaltCounter, UsmUser
-from collectors.snmp.usm_manager import MAX_MESSAGE_SIZE, Engine, Unauthentic, UsmManager, security_flags
+from collectors.snmp.usm_manager import MAX_MESSAGE_SIZE, Engine, Unauthentic, UsmManager
 from tests.support.pysnmp_v3 import (
     AGENT_ENGINE,
     COMBINATIONS,
@@ -80,7 +80,7 @@ COMBINATION_IDS = [f"{auth}-{priv}" for auth, priv in COMBINATIONS]
 
 
 def flags_of(user: UsmUser) -> int:
-    return security_flags(user)
+    return user.flags
 
 
 def manager_at(engine_id: bytes, boots: int, engine_time: int, salt: int = 0) -> UsmManager:
@@ -367,7 +367,7 @@ def test_pysnmp_agent_answers_our_requests_at_every_level(agent: PysnmpAgent, au
     get = encode_request_pdu(PduType.GET, 4242, [(*SYSTEM, 1, 0), (*SYSTEM, 2, 0), (*SYSTEM, 3, 0)])
     message, _, pdu = _ask(agent, manager, user, 101, get)
     assert pdu.type == PduType.RESPONSE and pdu.request_id == 4242 and pdu.error_status == 0
-    assert message.flags & (FLAG_AUTH | FLAG_PRIV) == security_flags(user) and not message.reportable
+    assert message.flags & (FLAG_AUTH | FLAG_PRIV) == user.flags and not message.reportable
     assert message.user_name == user.name
     (_, descr), (_, object_id), (_, uptime) = pdu.varbinds
     assert descr.startswith(b"PySNMP engine version") and type(object_id) is tuple and type(uptime) is TimeTicks
