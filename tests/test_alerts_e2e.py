@@ -238,14 +238,21 @@ def test_a_fibre_cut_pages_once_for_the_switch_and_resolves_after_the_repair(
             if a["labels"]["alertname"] == "StadtnetzSiteUnreachable"
         ] == []
 
-        wait_until(lambda: any(n.status == "resolved" for n in stack.webhook.received("oncall-pager")), 60, "resolved")
-        resolved = next(n for n in stack.webhook.received("oncall-pager") if n.status == "resolved")
-        # everything of that fault resolved in one message (the site alert, never sent while inhibited, with it)
-        assert {a["status"] for a in resolved.alerts} == {"resolved"}
-        assert ("StadtnetzDeviceDown", switch) in [
-            (a["labels"]["alertname"], a["labels"].get("device")) for a in resolved.alerts
-        ]
-        assert {a["labels"]["root_cause"] for a in resolved.alerts} == {switch}
+        def resolved_alerts() -> list[dict]:
+            return [a for n in stack.webhook.received("oncall-pager") if n.status == "resolved" for a in n.alerts]
+
+        def switch_resolved() -> bool:
+            return ("StadtnetzDeviceDown", switch) in [
+                (a["labels"]["alertname"], a["labels"].get("device")) for a in resolved_alerts()
+            ]
+
+        wait_until(switch_resolved, 60, "the switch's page resolved")
+        # the fault's alerts resolve (the site alert, never sent while inhibited, usually in the same message; when
+        # its rule clears one evaluation before the switch's and a group interval lies between, in the one before)
+        assert {a["status"] for a in resolved_alerts()} == {"resolved"}
+        assert {a["labels"]["root_cause"] for a in resolved_alerts()} == {switch}
+        names = {a["labels"]["alertname"] for a in resolved_alerts()}
+        assert names <= {"StadtnetzDeviceDown", "StadtnetzSiteUnreachable"}, names
         print(
             f"\nfibre cut at {switch} ({len(behind)} devices behind): page after {fault_to_page:.1f} s "
             f"(rules' for: divided by {SPEEDUP}, poll interval {INTERVAL} s)"
