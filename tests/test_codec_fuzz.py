@@ -778,16 +778,25 @@ EXPENSIVE_CONTENTS: dict[str, tuple[bytes, str]] = {
 }
 
 
-def _peak_allocation(data: bytes, match: str) -> int:
-    """Peak traced allocation while ``data`` is rejected with a message matching ``match``."""
+def peak_allocation(function: Callable[[], object]) -> int:
+    """Peak traced allocation (octets) while ``function`` runs."""
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
-        with pytest.raises(SnmpDecodeError, match=match):
-            decode_message(data)
+        function()
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def _peak_allocation(data: bytes, match: str) -> int:
+    """Peak traced allocation while ``data`` is rejected with a message matching ``match``."""
+
+    def reject() -> None:
+        with pytest.raises(SnmpDecodeError, match=match):
+            decode_message(data)
+
+    return peak_allocation(reject)
 
 
 @pytest.mark.parametrize("name", sorted(HUGE_LENGTH_CLAIMS))

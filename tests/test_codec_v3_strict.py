@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import time
-import tracemalloc
 from collections.abc import Callable
 
 import pytest
@@ -44,6 +43,7 @@ from collectors.snmp.codec_v3 import (
 from collectors.snmp.usm import LocalizedKeys, SaltCounter, UsmUser
 from collectors.snmp.usm_manager import Engine, Unauthentic, UsmManager
 from tests.support.pysnmp_v3 import COMBINATIONS, user_for
+from tests.test_codec_fuzz import peak_allocation
 from tests.test_codec_strict import PDU_HEAD, SYS_DESCR, integer, pdu, reframed_prefix, tlv, varbind
 
 LONG = os.environ.get("STADTNETZ_LONG_TESTS") == "1"
@@ -496,16 +496,6 @@ HUGE_LENGTH_CLAIMS: dict[str, tuple[bytes, str]] = {
 }
 
 
-def _peak(function: Callable[[], object]) -> int:
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        function()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("name", sorted(HUGE_LENGTH_CLAIMS))
 def test_huge_length_claims_allocate_nothing_in_proportion(name: str) -> None:
     data, match = HUGE_LENGTH_CLAIMS[name]
@@ -515,7 +505,7 @@ def test_huge_length_claims_allocate_nothing_in_proportion(name: str) -> None:
         with pytest.raises(SnmpDecodeError, match=match):
             decode_scoped_pdu(decode_v3_message(data).data)  # the scopedPDU's insides are decode_scoped_pdu's
 
-    peak = _peak(reject)
+    peak = peak_allocation(reject)
     assert peak <= len(data) + 8192, f"{name}: peak allocation {peak} octets for a {len(data)}-octet input"
     assert min(_timed(reject) for _ in range(3)) <= MAX_CASE_SECONDS
 
@@ -551,7 +541,7 @@ def test_opening_a_64_kib_answer_costs_a_few_copies_of_it_and_little_time(name: 
             except Unauthentic:
                 assert c, "the unclaimed answer must open"
 
-        peak = _peak(open_it)
+        peak = peak_allocation(open_it)
         assert peak <= 4 * len(data) + 16384, f"peak allocation {peak} octets for a {len(data)}-octet answer"
         assert min(_timed(open_it) for _ in range(3)) <= MAX_CASE_SECONDS
         forged = data[:-1] + bytes((data[-1] ^ 1,))

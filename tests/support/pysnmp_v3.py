@@ -31,25 +31,13 @@ from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
 from pysnmp.proto.secmod.rfc3414.service import SnmpUSMSecurityModel, UsmSecurityParameters
 
 from collectors.snmp.usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS, UsmUser
+from collectors.traps_v3 import AUTH_PROTOCOLS as TRAP_AUTH_PROTOCOLS
+from collectors.traps_v3 import PRIV_PROTOCOLS as TRAP_PRIV_PROTOCOLS
 
-PYSNMP_AUTH = {
-    "none": config.USM_AUTH_NONE,
-    "md5": config.USM_AUTH_HMAC96_MD5,
-    "sha": config.USM_AUTH_HMAC96_SHA,
-    "sha224": config.USM_AUTH_HMAC128_SHA224,
-    "sha256": config.USM_AUTH_HMAC192_SHA256,
-    "sha384": config.USM_AUTH_HMAC256_SHA384,
-    "sha512": config.USM_AUTH_HMAC384_SHA512,
-}
-PYSNMP_PRIV = {
-    "none": config.USM_PRIV_NONE,
-    "des": config.USM_PRIV_CBC56_DES,
-    "aes": config.USM_PRIV_CFB128_AES,
-    "aes192": config.USM_PRIV_CFB192_AES_BLUMENTHAL,  # net-snmp's AES192
-    "aes256": config.USM_PRIV_CFB256_AES_BLUMENTHAL,
-    "aes192c": config.USM_PRIV_CFB192_AES,  # pysnmp: "non-standard but used by many vendors": Reeder, AES192C
-    "aes256c": config.USM_PRIV_CFB256_AES,
-}
+# pysnmp's services by our protocol names: the mapping the trap receiver uses (aes192/aes256 Blumenthal, net-snmp's
+# AES192/AES256; aes192c/aes256c Reeder, what pysnmp calls "non-standard but used by many vendors")
+PYSNMP_AUTH = TRAP_AUTH_PROTOCOLS
+PYSNMP_PRIV = TRAP_PRIV_PROTOCOLS
 assert set(PYSNMP_AUTH) == set(AUTH_PROTOCOLS) and set(PYSNMP_PRIV) == set(PRIV_PROTOCOLS)
 
 # every security level and protocol pair SNMPv3 has: noAuthNoPriv, then auth x (none + the privacy protocols)
