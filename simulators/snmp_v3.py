@@ -18,7 +18,6 @@ authorizationError, as net-snmp's ``rouser USER priv`` does.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -37,12 +36,12 @@ from collectors.snmp.codec_v3 import (
     FLAG_AUTH,
     FLAG_PRIV,
     INT31_MAX,
+    MAX_MESSAGE_SIZE,
     REPORT_KIND_OIDS,
     V3Message,
     decode_scoped_pdu,
     decode_v3_message,
     encode_scoped_pdu,
-    encode_v3_message,
 )
 from collectors.snmp.types import Counter32
 from collectors.snmp.usm import TIME_WINDOW, DecryptionError, LocalizedKeys, SaltCounter, UsmUser
@@ -51,6 +50,7 @@ from simulators.behaviour import DeviceRuntime
 NET_SNMP_ENTERPRISE: Final = 8072
 # RFC 3411 SnmpEngineID: enterprise number with the top bit set, format 5 (octets), then 8 octets of the id's hash
 _ENGINE_PREFIX: Final = (0x80000000 | NET_SNMP_ENTERPRISE).to_bytes(4, "big") + b"\x05"
+_NO_KEYS: Final = LocalizedKeys("none", "none", b"", b"")  # what unauthenticated Reports are sealed with
 V3_OVERHEAD: Final = 200  # header, USM parameters (engine ID, digest <= 48, salt), scopedPDU, DES padding
 
 # answer(device, pdu, varbind octet limit) -> (error-status, error-index, encoded varbinds), or None to drop
@@ -110,22 +110,14 @@ class V3Engines:
             return self._report(message, "unsupportedSecLevel", engine_id, boots, engine_time)
         keys = self._localized(user, engine_id)
         if level & FLAG_AUTH:
-            length = keys.mac_length
-            offset = message.auth_offset
-            zeroed = data[:offset] + bytes(length) + data[offset + length :]
-            if len(message.auth_parameters) != length or not hmac.compare_digest(
-                keys.sign(zeroed), message.auth_parameters
-            ):
+            if not keys.verifies(message, data):
                 return self._report(message, "wrongDigest", engine_id, boots, engine_time)
             if message.engine_boots != boots or abs(message.engine_time - engine_time) > TIME_WINDOW:
                 return self._report(message, "notInTimeWindow", engine_id, boots, engine_time, keys)
         if level & FLAG_PRIV:
             try:
-                plaintext = keys.decrypt(
-                    message.data, message.engine_boots, message.engine_time, message.privacy_parameters
-                )
-                scoped = decode_scoped_pdu(plaintext, decrypted=True)
-            except (DecryptionError, SnmpDecodeError):
+                scoped = keys.open_encrypted(message)
+            except DecryptionError:
                 return self._report(message, "decryptionError", engine_id, boots, engine_time)
         else:
             scoped = decode_scoped_pdu(message.data)
@@ -145,7 +137,7 @@ class V3Engines:
             status, index, varbinds = answered
         response = encode_pdu(PduType.RESPONSE, pdu.request_id, status, index, encode_sequence(varbinds))
         self.stats.responses += 1
-        return self._seal(message.msg_id, level, engine_id, boots, engine_time, user, keys, engine_id, response)
+        return self._seal(message.msg_id, level, engine_id, boots, engine_time, user.name, keys, response)
 
     def _seal(
         self,
@@ -154,23 +146,12 @@ class V3Engines:
         engine_id: bytes,
         boots: int,
         engine_time: int,
-        user: UsmUser | None,
-        keys: LocalizedKeys | None,
-        context_engine_id: bytes,
+        user_name: bytes,
+        keys: LocalizedKeys,
         pdu_tlv: bytes,
     ) -> bytes:
-        scoped = encode_scoped_pdu(context_engine_id, b"", pdu_tlv)
-        name = user.name if user is not None else b""
-        if not level or keys is None:
-            message, _ = encode_v3_message(msg_id, 65507, 0, engine_id, boots, engine_time, name, 0, b"", scoped)
-            return message
-        privacy = b""
-        if level & FLAG_PRIV:
-            scoped, privacy = keys.encrypt(scoped, boots, engine_time, self._salt())
-        message, offset = encode_v3_message(
-            msg_id, 65507, level, engine_id, boots, engine_time, name, keys.mac_length, privacy, scoped
-        )
-        return message[:offset] + keys.sign(message) + message[offset + keys.mac_length :]
+        scoped = encode_scoped_pdu(engine_id, b"", pdu_tlv)
+        return keys.seal(level, msg_id, MAX_MESSAGE_SIZE, engine_id, boots, engine_time, user_name, scoped, self._salt)
 
     def _report(
         self,
@@ -194,6 +175,6 @@ class V3Engines:
                 request_id = 0
         varbinds = encode_sequence([encode_varbind(encode_oid(REPORT_KIND_OIDS[kind]), Counter32(count))])
         report = encode_pdu(PduType.REPORT, request_id, 0, 0, varbinds)
-        user = self.users.get(message.user_name) if keys is not None else None
-        level = FLAG_AUTH if keys is not None else 0
-        return self._seal(message.msg_id, level, engine_id, boots, engine_time, user, keys, engine_id, report)
+        if keys is None:  # unauthenticated: no user, no keys
+            return self._seal(message.msg_id, 0, engine_id, boots, engine_time, b"", _NO_KEYS, report)
+        return self._seal(message.msg_id, FLAG_AUTH, engine_id, boots, engine_time, message.user_name, keys, report)

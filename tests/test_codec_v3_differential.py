@@ -35,6 +35,7 @@ from collectors.snmp.codec_v3 import (
     FLAG_AUTH,
     FLAG_PRIV,
     FLAG_REPORTABLE,
+    MAX_MESSAGE_SIZE,
     V3Message,
     decode_v3_message,
     encode_scoped_pdu,
@@ -43,7 +44,7 @@ from collectors.snmp.codec_v3 import (
 )
 from collectors.snmp.types import Counter32, Counter64, Gauge32, IpAddress, Opaque, TimeTicks
 from collectors.snmp.usm import LocalizedKeys, SaltCounter, UsmUser
-from collectors.snmp.usm_manager import MAX_MESSAGE_SIZE, Engine, Unauthentic, UsmManager
+from collectors.snmp.usm_manager import Engine, Unauthentic, UsmManager
 from tests.support.pysnmp_v3 import (
     AGENT_ENGINE,
     COMBINATIONS,

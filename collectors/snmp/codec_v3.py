@@ -52,6 +52,7 @@ USM_SECURITY_MODEL: Final = 3
 MAX_ENGINE_ID: Final = 32
 MAX_USER_NAME: Final = 32
 MIN_MAX_SIZE: Final = 484
+MAX_MESSAGE_SIZE: Final = 65507  # the msgMaxSize we send: the largest UDP payload over IPv4
 MAX_PADDING: Final = 8  # after a decrypted scopedPDU: one DES block
 INT31_MAX: Final = 2**31 - 1
 _VERSION_3: Final = b"\x02\x01\x03"

@@ -33,7 +33,15 @@ from typing import Final
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from collectors.snmp.codec_v3 import FLAG_AUTH, FLAG_PRIV
+from collectors.snmp.codec import SnmpDecodeError
+from collectors.snmp.codec_v3 import (
+    FLAG_AUTH,
+    FLAG_PRIV,
+    ScopedPdu,
+    V3Message,
+    decode_scoped_pdu,
+    encode_v3_message,
+)
 
 try:  # cryptography 47 moved CFB to the "decrepit" modes; older releases have only the original
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -190,6 +198,50 @@ class LocalizedKeys:
 
     def decrypt(self, ciphertext: bytes, boots: int, engine_time: int, privacy_parameters: bytes) -> bytes:
         return decrypt(self.priv_protocol, self.priv_key, ciphertext, boots, engine_time, privacy_parameters)
+
+    # the two sides of an exchange (our client, the simulated agents) seal and open messages alike
+
+    def seal(
+        self,
+        flags: int,
+        msg_id: int,
+        max_size: int,
+        engine_id: bytes,
+        boots: int,
+        engine_time: int,
+        user_name: bytes,
+        scoped: bytes,
+        salt: Callable[[], int],
+    ) -> bytes:
+        """A whole message of the scopedPDU TLV ``scoped``: encrypted with FLAG_PRIV (``salt()`` gives the
+        sender's next salt), then signed with FLAG_AUTH."""
+        privacy = b""
+        if flags & FLAG_PRIV:
+            scoped, privacy = self.encrypt(scoped, boots, engine_time, salt())
+        length = self.mac_length if flags & FLAG_AUTH else 0
+        message, offset = encode_v3_message(
+            msg_id, max_size, flags, engine_id, boots, engine_time, user_name, length, privacy, scoped
+        )
+        if not length:
+            return message
+        return message[:offset] + self.sign(message) + message[offset + length :]
+
+    def verifies(self, message: V3Message, raw: bytes) -> bool:
+        """Does the digest of ``message`` (decoded from ``raw``) verify with these keys?"""
+        length = self.mac_length
+        if not length or len(message.auth_parameters) != length:
+            return False
+        offset = message.auth_offset
+        zeroed = raw[:offset] + bytes(length) + raw[offset + length :]
+        return hmac.compare_digest(self.sign(zeroed), message.auth_parameters)
+
+    def open_encrypted(self, message: V3Message) -> ScopedPdu:
+        """The scopedPDU of an encrypted message; :class:`DecryptionError` when it is not one after decrypting."""
+        plaintext = self.decrypt(message.data, message.engine_boots, message.engine_time, message.privacy_parameters)
+        try:
+            return decode_scoped_pdu(plaintext, decrypted=True)
+        except SnmpDecodeError as exc:
+            raise DecryptionError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- privacy

@@ -16,17 +16,16 @@ more than 150 s behind our estimate, is refused as a replay.
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from collectors.snmp.codec import PduType, SnmpDecodeError, encode_pdu
+from collectors.snmp.codec import PduType, encode_pdu
 from collectors.snmp.codec_v3 import (
-    FLAG_PRIV,
     FLAG_REPORTABLE,
     INT31_MAX,
+    MAX_MESSAGE_SIZE,
     ScopedPdu,
     V3Message,
     decode_scoped_pdu,
@@ -35,7 +34,6 @@ from collectors.snmp.codec_v3 import (
 )
 from collectors.snmp.usm import TIME_WINDOW, DecryptionError, LocalizedKeys, SaltCounter, UsmUser
 
-MAX_MESSAGE_SIZE: Final = 65507  # what we can receive: the largest UDP payload over IPv4
 _EMPTY_VARBINDS: Final = b"\x30\x00"
 _KEY_CACHE_LIMIT: Final = 100_000
 
@@ -92,23 +90,10 @@ class UsmManager:
         """A request to the known engine at ``address``: scopedPDU, encrypted and signed as ``user`` says."""
         engine = self.engines[address]
         scoped = encode_scoped_pdu(engine.engine_id, context_name, pdu_tlv)
-        flags = user.flags
-        if not flags:
-            message, _ = encode_v3_message(
-                msg_id, MAX_MESSAGE_SIZE, FLAG_REPORTABLE, engine.engine_id, engine.boots,
-                engine.time_at(self.clock()), user.name, 0, b"", scoped,
-            )
-            return message
-        keys = self.keys(user, engine.engine_id)
-        engine_time = engine.time_at(self.clock())
-        privacy = b""
-        if flags & FLAG_PRIV:
-            scoped, privacy = keys.encrypt(scoped, engine.boots, engine_time, self._salt())
-        message, offset = encode_v3_message(
-            msg_id, MAX_MESSAGE_SIZE, flags | FLAG_REPORTABLE, engine.engine_id, engine.boots, engine_time,
-            user.name, keys.mac_length, privacy, scoped,
+        return self.keys(user, engine.engine_id).seal(
+            user.flags | FLAG_REPORTABLE, msg_id, MAX_MESSAGE_SIZE, engine.engine_id, engine.boots,
+            engine.time_at(self.clock()), user.name, scoped, self._salt,
         )
-        return message[:offset] + keys.sign(message) + message[offset + keys.mac_length :]
 
     # ------------------------------------------------------------------ opening
 
@@ -118,22 +103,14 @@ class UsmManager:
             if not user.authenticated:
                 raise Unauthentic("an authenticated answer to a user without authentication")
             keys = self.keys(user, message.engine_id)
-            length = keys.mac_length
-            if len(message.auth_parameters) != length:
-                raise Unauthentic(f"authentication parameters of {len(message.auth_parameters)} octets")
-            offset = message.auth_offset
-            zeroed = raw[:offset] + bytes(length) + raw[offset + length :]
-            if not hmac.compare_digest(keys.sign(zeroed), message.auth_parameters):
+            if not keys.verifies(message, raw):
                 raise Unauthentic("wrong digest")
             if message.private:
                 if not user.private:
                     raise Unauthentic("an encrypted answer to a user without privacy")
                 try:
-                    plaintext = keys.decrypt(
-                        message.data, message.engine_boots, message.engine_time, message.privacy_parameters
-                    )
-                    return decode_scoped_pdu(plaintext, decrypted=True)
-                except (DecryptionError, SnmpDecodeError) as exc:
+                    return keys.open_encrypted(message)
+                except DecryptionError as exc:
                     raise Unauthentic(f"cannot decrypt: {exc}") from None
         return decode_scoped_pdu(message.data)
 
@@ -158,6 +135,3 @@ class UsmManager:
             return
         if message.engine_boots < engine.boots or message.engine_time < engine.time_at(now) - TIME_WINDOW:
             raise Unauthentic("outside the time window")
-
-    def forget(self, address: Address) -> None:
-        self.engines.pop(address, None)
