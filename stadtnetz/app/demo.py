@@ -173,7 +173,7 @@ def _free_or_any(host: str, port: int) -> int:
 
 def _demo_v3_user(folder: Path) -> tuple[V3User, list[UsmUser]]:
     """The demo's SNMPv3 user: passphrases made for this run, written to files only the owner can read."""
-    from collectors.snmp.usm import UsmUser
+    from collectors.snmp.poller import usm_user
 
     keys = []
     for name in ("snmpv3-auth-key", "snmpv3-priv-key"):
@@ -184,8 +184,7 @@ def _demo_v3_user(folder: Path) -> tuple[V3User, list[UsmUser]]:
         keys.append(Secret(value, f"file:{path}"))
     auth, priv = keys
     user = V3User("demo", auth_protocol="sha256", auth_key=auth, priv_protocol="aes", priv_key=priv)
-    usm = UsmUser(b"demo", "sha256", auth.reveal().encode(), "aes", priv.reveal().encode())
-    return user, [usm]
+    return user, [usm_user(user)]
 
 
 async def run_demo(

@@ -164,8 +164,9 @@ def print_summary(path: Path, inventory: Inventory, console: Console) -> None:
             security = "community"
             secrets = [credential.community]
         else:
-            protocols = "/".join(p for p in (user.auth_protocol, user.priv_protocol) if p != "none")
-            security = f"{credential.security_level} {protocols} user {user.name}".replace("  ", " ")
+            protocols = [p for p in (user.auth_protocol, user.priv_protocol) if p != "none"]
+            security = " ".join([credential.security_level, *(["/".join(protocols)] if protocols else []),
+                                 f"user {user.name}"])
             secrets = [key for key in (user.auth_key, user.priv_key) if key is not None]
         source = ", ".join(dict.fromkeys(key.source.split(":", 1)[0] for key in secrets)) or "-"  # never the value
         credentials.add_row(name, version, security, source, str(used.get(name, 0)))

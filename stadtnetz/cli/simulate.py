@@ -186,20 +186,24 @@ def simulate(
             home.close()
 
 
-def _charger_password_option(value: str | None) -> str | None:
-    """The password behind a ${ENV_VAR} or file:PATH reference; a literal is refused (it would sit in `ps`)."""
-    if value is None:
-        return None
+def _resolved_option(reference: str, option: str, what: str) -> str:
+    """The secret behind a ${ENV_VAR} or file:PATH reference; a literal is refused (it would sit in `ps`)."""
     from stadtnetz.secrets import SecretError, is_reference, resolve
 
-    if not is_reference(value):
-        raise click.BadParameter(
-            "give a reference, ${ENV_VAR} or file:PATH, not the password itself", param_hint="--ocpp-password"
-        )
+    if not is_reference(reference):
+        message = f"give a reference, ${{ENV_VAR}} or file:PATH, not the {what} itself"
+        raise click.BadParameter(message, param_hint=option)
     try:
-        password = resolve(value).reveal()
+        return resolve(reference).reveal()
     except SecretError as exc:
-        raise click.BadParameter(str(exc), param_hint="--ocpp-password") from None
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _charger_password_option(value: str | None) -> str | None:
+    """The password behind ``--ocpp-password``'s reference."""
+    if value is None:
+        return None
+    password = _resolved_option(value, "--ocpp-password", "password")
     if not password:
         raise click.BadParameter(f"{value} is empty", param_hint="--ocpp-password")
     return password
@@ -208,7 +212,6 @@ def _charger_password_option(value: str | None) -> str | None:
 def _v3_user_option(value: str) -> UsmUser:
     """USER:AUTH:REF:PRIV:REF (or USER:AUTH:REF, USER:none) with the passphrases behind the references."""
     from collectors.snmp.usm import UsmUser
-    from stadtnetz.secrets import SecretError, is_reference, resolve
 
     fields = value.split(":")
     # a file: reference holds a colon itself: glue "file" and the path back together
@@ -221,16 +224,7 @@ def _v3_user_option(value: str) -> UsmUser:
     name, protocols = parts[0], parts[1:]
     if len(protocols) not in (1, 2, 4) or (len(protocols) == 1 and protocols[0] != "none"):
         raise click.BadParameter(f"{value.split(':')[0]}: write USER:AUTH:REF:PRIV:REF", param_hint="--v3-user")
-    keys: list[bytes | None] = []
-    for reference in protocols[1::2]:
-        if not is_reference(reference):
-            raise click.BadParameter(
-                "give the keys as references, ${ENV_VAR} or file:PATH, not the passphrases", param_hint="--v3-user"
-            )
-        try:
-            keys.append(resolve(reference).reveal().encode())
-        except SecretError as exc:
-            raise click.BadParameter(str(exc), param_hint="--v3-user") from None
+    keys = [_resolved_option(reference, "--v3-user", "passphrase").encode() for reference in protocols[1::2]]
     auth = protocols[0]
     priv = protocols[2] if len(protocols) == 4 else "none"
     try:
